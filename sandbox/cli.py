@@ -1,0 +1,118 @@
+"""The `sandbox` command: thin wrappers over the library, one-line errors, exit code 2 for user mistakes."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ._errors import SandboxError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Urban digital-twin scenario sandbox: what-if scenarios, accessibility, floods.")
+console = Console()
+errors = Console(stderr=True)
+
+
+def user_errors(command: Callable) -> Callable:
+    """Turn a SandboxError into one line on stderr and exit code 2 (a traceback would mean a bug)."""
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except SandboxError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _progress(status: Any) -> Callable[[str], None]:
+    return lambda message: status.update(f"[bold]{message}...")
+
+
+def _load(twin: str) -> Any:
+    from .catalog import load_twin
+
+    with errors.status("loading twin...") as status:
+        return load_twin(twin, progress=_progress(status))
+
+
+@app.command()
+@user_errors
+def info(
+    twin: Annotated[str, typer.Argument(help="A named twin (helsinki) or a twin folder.")] = "helsinki",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of tables.")] = False,
+) -> None:
+    """Show what a twin holds: layers, networks, households by group, sources and licences."""
+    summary = _load(twin).summary()
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    console.print(f"[bold]Twin {summary['name']}[/bold]  CRS {summary['crs']}  fingerprint {summary['fingerprint']}")
+    console.print(f"extent (left, bottom, right, top): {summary['extent']}")
+    layers = Table(title="Layers")
+    for column in ("layer", "rows", "geometry", "source", "licence"):
+        layers.add_column(column, overflow="fold")
+    for name, row in summary["layers"].items():
+        layers.add_row(name, str(row["rows"]), row["geometry"], row["source"], row["licence"])
+    console.print(layers)
+    networks = Table(title="Street networks")
+    for column in ("mode", "nodes", "edges", "nodes dropped (not connected)"):
+        networks.add_column(column)
+    for mode, row in summary["networks"].items():
+        networks.add_row(mode, str(row["nodes"]), str(row["edges"]), str(row["dropped_nodes"]))
+    console.print(networks)
+    groups = Table(title="Households by group")
+    for column in ("group", "households", "residents in them"):
+        groups.add_column(column)
+    for group, row in summary["households"].items():
+        groups.add_row(group, str(row["households"]), str(row["residents"]))
+    console.print(groups)
+    console.print(f"households: {summary['households_source']}")
+    if summary["terrain"]:
+        console.print(f"terrain: {summary['terrain']['shape']} cells of {summary['terrain']['resolution_m']} m "
+                      f"({summary['terrain']['source']})")
+    else:
+        console.print("terrain: none")
+
+
+@app.command()
+@user_errors
+def build(
+    osm: Annotated[Path, typer.Argument(help="OSM extract: .osm.pbf, .osm or .xml.")],
+    out: Annotated[Path, typer.Option("--out", help="Twin folder to write.")],
+    name: Annotated[Optional[str], typer.Option(help="Twin name (default: the folder name).")] = None,
+    crs: Annotated[Optional[str], typer.Option(help="Metric CRS, e.g. EPSG:3067 (default: UTM zone).")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 0,
+    population_grid: Annotated[Optional[Path], typer.Option(
+        help="Population grid to disaggregate instead of the synthetic default.")] = None,
+    grid_format: Annotated[str, typer.Option(help="Column names of the grid: hsy2015.")] = "hsy2015",
+    grid_crs: Annotated[Optional[str], typer.Option(help="The grid's CRS if its file lacks an EPSG code.")] = None,
+    dem: Annotated[Optional[Path], typer.Option(help="Elevation GeoTIFF.")] = None,
+    dem_crs: Annotated[Optional[str], typer.Option(help="The DEM's CRS if its file lacks one.")] = None,
+) -> None:
+    """Build a twin folder from your own files, once, to load it later by path."""
+    from . import population
+    from .build import PopulationGrid, build_twin
+    from .twin import save_twin
+
+    formats = {"hsy2015": population.HSY_2015}
+    if grid_format not in formats:
+        raise typer.BadParameter(f"unknown '{grid_format}'; expected one of {', '.join(formats)}",
+                                 param_hint="--grid-format")
+    grid = None if population_grid is None else PopulationGrid(population_grid, formats[grid_format], grid_crs)
+    with errors.status("building twin...") as status:
+        twin = build_twin(osm, name=name or out.name, crs=crs, seed=seed, grid=grid, dem=dem, dem_crs=dem_crs,
+                          progress=_progress(status))
+        save_twin(twin, out)
+    console.print(f"wrote {out} (fingerprint {twin.fingerprint()}); `sandbox info {out}` shows it")
+

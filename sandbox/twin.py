@@ -1,0 +1,219 @@
+"""The Twin: a frozen bundle of a city's layers, street networks, households, terrain and provenance."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import shutil
+import tempfile
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import geopandas as gpd
+import networkx as nx
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+import xarray as xr
+
+from ._errors import DataError, TwinError
+from .network import network_from_frames, network_to_frames, node_bounds
+
+FORMAT_VERSION = 1
+LAYER_NAMES = ("buildings", "parks", "transit_stops", "facilities", "water", "zones")
+GROUP_COLUMNS = ("elderly", "elderly_alone", "children")
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Twin:
+    """A city at one moment: every layer in one metric CRS, linked by index.
+
+    The twin is never edited in place: a scenario builds a new one with :meth:`replace`, and
+    :meth:`fingerprint` proves that the baseline stayed as it was.
+    """
+
+    name: str
+    crs: str
+    layers: Mapping[str, gpd.GeoDataFrame]
+    households: pd.DataFrame
+    networks: Mapping[str, nx.MultiDiGraph]
+    terrain: xr.DataArray | None = None
+    provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name, layer in self.layers.items():
+            if layer.crs is None or layer.crs.to_string() != self.crs:
+                raise TwinError(f"layer {name}: CRS {layer.crs} differs from the twin's {self.crs}; reproject it")
+        object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
+        object.__setattr__(self, "networks", MappingProxyType(dict(self.networks)))
+        object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+
+    def replace(self, **changes: Any) -> Twin:
+        """A new twin with some parts swapped (copy-on-write: untouched layers are shared, not copied)."""
+        return dataclasses.replace(self, **changes)
+
+    def fingerprint(self) -> str:
+        """A hash of the twin's content (not of when or where it was built): equal twins, equal fingerprints."""
+        digest = hashlib.sha256(f"crs={self.crs}".encode())
+        for name in sorted(self.layers):
+            digest.update(f"layer={name}".encode())
+            digest.update(frame_digest(self.layers[name]))
+        digest.update(b"households")
+        digest.update(frame_digest(self.households))
+        for mode in sorted(self.networks):
+            nodes, edges = network_to_frames(self.networks[mode])
+            digest.update(f"network={mode}".encode())
+            digest.update(frame_digest(nodes))
+            digest.update(frame_digest(edges))
+        if self.terrain is not None:
+            digest.update(b"terrain")
+            digest.update(np.ascontiguousarray(self.terrain.values, dtype="float64").tobytes())
+            for dim in self.terrain.dims:
+                digest.update(np.asarray(self.terrain[dim].values, dtype="float64").tobytes())
+        return digest.hexdigest()[:16]
+
+    @property
+    def extent(self) -> tuple[float, float, float, float]:
+        """Bounding box (left, bottom, right, top) of the walking network, the area the twin speaks for."""
+        return tuple(float(v) for v in node_bounds(self.networks.get("walk") or next(iter(self.networks.values()))))
+
+    def summary(self) -> dict[str, Any]:
+        """What the twin holds, in plain numbers, for `sandbox info` and notebooks."""
+        layers = {}
+        for name, layer in self.layers.items():
+            kinds = layer.geom_type.value_counts()
+            layers[name] = {
+                "rows": int(len(layer)),
+                "geometry": ", ".join(kinds.index) if len(kinds) else "none",
+                "source": self.provenance.get(name, {}).get("source", ""),
+                "licence": self.provenance.get(name, {}).get("licence", ""),
+            }
+        networks = {mode: {"nodes": g.number_of_nodes(), "edges": g.number_of_edges(),
+                           "dropped_nodes": int(g.graph.get("dropped_nodes", 0))}
+                    for mode, g in self.networks.items()}
+        hh = self.households
+        groups = {"all": {"households": int(len(hh)), "residents": int(hh["size"].sum())}}
+        for group in GROUP_COLUMNS:
+            members = hh[hh[group]]
+            groups[group] = {"households": int(len(members)), "residents": int(members["size"].sum())}
+        groups["elderly"]["residents_65plus"] = int(hh["n_elderly"].sum())
+        groups["children"]["residents_under_18"] = int(hh["n_children"].sum())
+        return {
+            "name": self.name,
+            "crs": self.crs,
+            "extent": [round(v, 1) for v in self.extent],
+            "fingerprint": self.fingerprint(),
+            "layers": layers,
+            "networks": networks,
+            "households": groups,
+            "households_source": self.provenance.get("households", {}).get("source", ""),
+            "terrain": None if self.terrain is None else {
+                "shape": list(self.terrain.shape),
+                "resolution_m": float(abs(self.terrain.rio.resolution()[0])),
+                "source": self.provenance.get("terrain", {}).get("source", ""),
+            },
+        }
+
+
+def frame_digest(frame: pd.DataFrame) -> bytes:
+    """Content hash of a table that survives a GeoPackage round trip (dtypes may widen, values may not change)."""
+    digest = hashlib.sha256()
+    digest.update(repr((frame.index.name, sorted(map(str, frame.columns)), len(frame))).encode())
+    digest.update(_column_bytes(frame.index.to_series()))
+    for column in sorted(frame.columns, key=str):
+        digest.update(str(column).encode())
+        digest.update(_column_bytes(frame[column]))
+    return digest.digest()
+
+
+def _column_bytes(series: pd.Series) -> bytes:
+    if isinstance(series.dtype, gpd.array.GeometryDtype):
+        return b"".join(shapely.to_wkb(np.asarray(series.values), output_dimension=2, include_srid=False)
+                        .astype(object))
+    if pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        return np.nan_to_num(series.to_numpy(dtype="float64", na_value=np.nan), nan=-1.2345e300).tobytes()
+    text = series.astype(object).where(series.notna(), "")
+    return "\x1f".join(map(str, text)).encode()
+
+
+def save_twin(twin: Twin, folder: str | Path) -> Path:
+    """Write a twin folder (GeoPackage, optional GeoTIFF, twin.json); written aside, then moved into place."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        gpkg = staging / "layers.gpkg"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for name, layer in twin.layers.items():
+                pyogrio.write_dataframe(layer.reset_index(), gpkg, layer=name, promote_to_multi=False)
+            pyogrio.write_dataframe(twin.households.reset_index(), gpkg, layer="households")
+            network_attrs = {}
+            for mode, graph in twin.networks.items():
+                nodes, edges = network_to_frames(graph)
+                pyogrio.write_dataframe(nodes.drop(columns="geometry"), gpkg, layer=f"network_{mode}_nodes")
+                pyogrio.write_dataframe(edges, gpkg, layer=f"network_{mode}_edges")
+                network_attrs[mode] = {k: v for k, v in graph.graph.items() if k != "crs"}
+        if twin.terrain is not None:
+            twin.terrain.rio.to_raster(staging / "terrain.tif")
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "name": twin.name,
+            "crs": twin.crs,
+            "fingerprint": twin.fingerprint(),
+            "layers": {name: layer.index.name for name, layer in twin.layers.items()},
+            "networks": network_attrs,
+            "provenance": {k: dict(v) for k, v in twin.provenance.items()},
+        }
+        (staging / "twin.json").write_text(json.dumps(manifest, indent=2, default=str))
+        if folder.exists():
+            shutil.rmtree(folder)
+        staging.rename(folder)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return folder
+
+
+def read_twin(folder: str | Path) -> Twin:
+    """Load a twin folder written by :func:`save_twin`."""
+    folder = Path(folder)
+    manifest_path = folder / "twin.json"
+    if not manifest_path.is_file():
+        raise DataError(f"{folder}: not a twin folder (no twin.json); expected a folder written by save_twin "
+                        "or `sandbox build`")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{manifest_path}: line {exc.lineno}: invalid JSON; rebuild the twin folder") from exc
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise DataError(f"{manifest_path}: format_version {manifest.get('format_version')!r} is not "
+                        f"{FORMAT_VERSION}; rebuild the twin with this version of sandbox")
+    gpkg = folder / "layers.gpkg"
+    crs = manifest["crs"]
+    try:
+        layers = {}
+        for name, index_name in manifest["layers"].items():
+            frame = pyogrio.read_dataframe(gpkg, layer=name, use_arrow=True).set_index(index_name)
+            layers[name] = frame.set_crs(crs, allow_override=True)
+        households = pyogrio.read_dataframe(gpkg, layer="households", read_geometry=False, use_arrow=True)
+        households = pd.DataFrame(households).set_index("household_id")
+        networks = {}
+        for mode, attrs in manifest["networks"].items():
+            nodes = pyogrio.read_dataframe(gpkg, layer=f"network_{mode}_nodes", read_geometry=False, use_arrow=True)
+            edges = pyogrio.read_dataframe(gpkg, layer=f"network_{mode}_edges", use_arrow=True)
+            networks[mode] = network_from_frames(nodes, edges, crs=crs, attrs=attrs)
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError) as exc:
+        raise DataError(f"{gpkg}: cannot read the twin's layers ({exc}); rebuild the twin folder") from exc
+    terrain = None
+    if (folder / "terrain.tif").is_file():
+        from .terrain import read_dem
+
+        terrain = read_dem(folder / "terrain.tif")
+    return Twin(name=manifest["name"], crs=crs, layers=layers, households=households, networks=networks,
+                terrain=terrain, provenance=manifest["provenance"])
