@@ -59,12 +59,15 @@ def info(
         return
     console.print(f"[bold]Twin {summary['name']}[/bold]  CRS {summary['crs']}  fingerprint {summary['fingerprint']}")
     console.print(f"extent (left, bottom, right, top): {summary['extent']}")
+    sources = list(dict.fromkeys((row["source"], row["licence"]) for row in summary["layers"].values()))
     layers = Table(title="Layers")
-    for column in ("layer", "rows", "geometry", "source", "licence"):
-        layers.add_column(column, overflow="fold")
+    for column in ("layer", "rows", "geometry", "source"):
+        layers.add_column(column)
     for name, row in summary["layers"].items():
-        layers.add_row(name, str(row["rows"]), row["geometry"], row["source"], row["licence"])
+        layers.add_row(name, str(row["rows"]), row["geometry"], f"[{sources.index((row['source'], row['licence'])) + 1}]")
     console.print(layers)
+    for number, (source, licence) in enumerate(sources, start=1):
+        console.print(f"[{number}] {source}; licence: {licence}", markup=False)
     networks = Table(title="Street networks")
     for column in ("mode", "nodes", "edges", "nodes dropped (not connected)"):
         networks.add_column(column)
@@ -93,6 +96,8 @@ def build(
     name: Annotated[Optional[str], typer.Option(help="Twin name (default: the folder name).")] = None,
     crs: Annotated[Optional[str], typer.Option(help="Metric CRS, e.g. EPSG:3067 (default: UTM zone).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 0,
+    residents: Annotated[Optional[int], typer.Option(
+        min=1, help="Residents of the synthetic population (default: central Helsinki's 10,287).")] = None,
     population_grid: Annotated[Optional[Path], typer.Option(
         help="Population grid to disaggregate instead of the synthetic default.")] = None,
     grid_format: Annotated[str, typer.Option(help="Column names of the grid: hsy2015.")] = "hsy2015",
@@ -110,9 +115,14 @@ def build(
         raise typer.BadParameter(f"unknown '{grid_format}'; expected one of {', '.join(formats)}",
                                  param_hint="--grid-format")
     grid = None if population_grid is None else PopulationGrid(population_grid, formats[grid_format], grid_crs)
+    calibration = population.HELSINKI_CENTRE
+    if residents is not None:
+        calibration = population.Calibration(residents=residents, age_shares=calibration.age_shares,
+                                             source=f"{residents} residents given by the user; age shares of "
+                                                    f"{calibration.source}")
     with errors.status("building twin...") as status:
-        twin = build_twin(osm, name=name or out.name, crs=crs, seed=seed, grid=grid, dem=dem, dem_crs=dem_crs,
-                          progress=_progress(status))
+        twin = build_twin(osm, name=name or out.name, crs=crs, seed=seed, calibration=calibration, grid=grid,
+                          dem=dem, dem_crs=dem_crs, progress=_progress(status))
         save_twin(twin, out)
     console.print(f"wrote {out} (fingerprint {twin.fingerprint()}); `sandbox info {out}` shows it")
 
