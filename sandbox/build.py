@@ -12,7 +12,6 @@ import shapely
 from . import layers as osm_layers
 from . import population
 from .network import MODES, Speeds, build_network, node_bounds
-from .terrain import read_dem
 from .twin import Twin
 
 
@@ -134,6 +133,8 @@ def build_twin(
 
     terrain = None
     if dem is not None:
+        from .terrain import read_dem  # rioxarray is slow to import and only needed here
+
         step("reading terrain")
         terrain = read_dem(dem, crs=dem_crs, to_crs=target.to_string(), bbox=extent.bounds)
         provenance["terrain"] = {"source": Path(dem).name, "sha256": osm_layers.file_sha256(dem),

@@ -150,15 +150,14 @@ def network_from_frames(nodes: pd.DataFrame, edges: pd.DataFrame, *, crs: str,
                         attrs: dict | None = None) -> nx.MultiDiGraph:
     """Rebuild a graph saved with :func:`network_to_frames`."""
     graph = nx.MultiDiGraph(crs=crs, **(attrs or {}))
-    graph.add_nodes_from((int(i), {"x": float(x), "y": float(y)})
-                         for i, x, y in zip(nodes["node_id"], nodes["x"], nodes["y"]))
-    names = edges["name"].astype(object).where(edges["name"].notna(), None)
+    graph.add_nodes_from((i, {"x": x, "y": y}) for i, x, y in
+                         zip(nodes["node_id"].tolist(), nodes["x"].tolist(), nodes["y"].tolist()))
+    names = edges["name"].astype(object).where(edges["name"].notna(), None).tolist()
+    columns = [edges[c].tolist() for c in ("u", "v", "key", "osmid", "highway", "length", "travel_time_s")]
+    geometries = np.asarray(edges.geometry.values).tolist()
     graph.add_edges_from(
-        (int(u), int(v), int(k), {"osmid": int(o), "highway": h, "name": nm, "length": float(length),
-                                  "travel_time_s": float(t), "geometry": g})
-        for u, v, k, o, h, nm, length, t, g in zip(edges["u"], edges["v"], edges["key"], edges["osmid"],
-                                                   edges["highway"], names, edges["length"],
-                                                   edges["travel_time_s"], edges.geometry))
+        (u, v, k, {"osmid": o, "highway": h, "name": nm, "length": length, "travel_time_s": t, "geometry": g})
+        for u, v, k, o, h, length, t, nm, g in zip(*columns, names, geometries))
     return graph
 
 
