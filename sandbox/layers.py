@@ -369,11 +369,12 @@ def zone_layer(extent: shapely.Polygon, crs: CRS, *, cell_m: float = 250.0) -> g
 
 
 def assign_zones(layer: gpd.GeoDataFrame, zones: gpd.GeoDataFrame) -> pd.Series:
-    """The zone of each feature's representative point (-1 outside every zone)."""
+    """The zone of each feature's representative point (-1 outside every zone); a point on a border between
+    zones goes to the first of them."""
     points = gpd.GeoDataFrame(geometry=layer.geometry.representative_point(), index=layer.index, crs=layer.crs)
     cells = gpd.GeoDataFrame({"zone": zones.index.to_numpy()}, geometry=zones.geometry.values, crs=zones.crs)
-    joined = gpd.sjoin(points, cells, predicate="within", how="left")
-    joined = joined[~joined.index.duplicated(keep="first")]
+    joined = gpd.sjoin(points, cells, predicate="intersects", how="left").sort_values("zone", kind="stable")
+    joined = joined[~joined.index.duplicated(keep="first")].reindex(points.index)
     return joined["zone"].fillna(-1).astype("int64").rename("zone_id")
 
 

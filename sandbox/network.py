@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import geopandas as gpd
 import networkx as nx
@@ -13,6 +15,9 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from ._errors import TwinError
+
+if TYPE_CHECKING:  # routing imports numba, which is slow to import: load it on first use
+    from .routing import CSRGraph
 
 MODES = ("walk", "bike", "drive")
 
@@ -117,7 +122,7 @@ def build_network(ways: gpd.GeoDataFrame, mode: str, *, speeds: Speeds = Speeds(
     xy[inverse[: len(src)]] = np.where(reverse[:, None], ends[rows], starts[rows])
     xy[inverse[len(src):]] = np.where(reverse[:, None], starts[rows], ends[rows])
 
-    graph = nx.MultiDiGraph(crs=ways.crs.to_string(), mode=mode, simplified=False,
+    graph = nx.MultiDiGraph(crs=ways.crs.to_string(), mode=mode, simplified=False, walk_mps=speeds.walk_mps,
                             dropped_nodes=int((~keep_node).sum()), dropped_edges=int((~keep_edge).sum()))
     graph.add_nodes_from((int(node_ids[i]), {"x": float(xy[i, 0]), "y": float(xy[i, 1])})
                          for i in np.flatnonzero(keep_node))
@@ -165,3 +170,128 @@ def node_bounds(graph: nx.MultiDiGraph) -> tuple[float, float, float, float]:
     """(left, bottom, right, top) of a graph's nodes."""
     xy = np.array([(d["x"], d["y"]) for _, d in graph.nodes(data=True)])
     return (*xy.min(axis=0), *xy.max(axis=0))
+
+
+@dataclass(frozen=True, eq=False)
+class CompiledNetwork:
+    """A mode's street graph as arrays, compiled once: what every accessibility measure runs on.
+
+    Input edges are numbered in ``graph.edges(keys=True)`` order; ``edge_u``/``edge_v`` are node positions and
+    ``time`` is the CSR graph weighted by ``travel_time_s``. A closed street is a weight, not a rebuild:
+    ``net.time.closed(edges)``.
+    """
+
+    mode: str
+    key: str
+    node_ids: np.ndarray
+    xy: np.ndarray
+    edge_u: np.ndarray
+    edge_v: np.ndarray
+    length_m: np.ndarray
+    time_s: np.ndarray
+    time: CSRGraph
+    geometry: np.ndarray
+    tree: shapely.STRtree
+    access_mps: float
+
+    @property
+    def n_nodes(self) -> int:
+        return len(self.node_ids)
+
+
+@dataclass(frozen=True, eq=False)
+class Entries:
+    """Where points join the network: candidate nodes per point, with the cost (s) between point and node."""
+
+    point: np.ndarray
+    node: np.ndarray
+    cost_s: np.ndarray
+    n_points: int
+
+    def reachable(self) -> np.ndarray:
+        """Which points have at least one entry."""
+        return np.bincount(self.point, minlength=self.n_points) > 0
+
+
+_compiled: dict[str, CompiledNetwork] = {}
+
+
+def compile_network(graph: nx.MultiDiGraph) -> CompiledNetwork:
+    """Arrays of ``graph``, cached under a key made of its structure and weights (a changed graph is recompiled)."""
+    from .routing import compile_graph
+
+    records = list(graph.edges(keys=True, data=True))
+    node_ids = np.fromiter(graph.nodes, dtype="int64", count=graph.number_of_nodes())
+    xy = np.array([(graph.nodes[i]["x"], graph.nodes[i]["y"]) for i in node_ids], dtype="float64").reshape(-1, 2)
+    ends = np.array([(u, v, k) for u, v, k, _ in records], dtype="int64").reshape(-1, 3)
+    length = np.array([d["length"] for *_, d in records], dtype="float64")
+    time = np.array([d["travel_time_s"] for *_, d in records], dtype="float64")
+    access = float(graph.graph.get("walk_mps", Speeds().walk_mps))
+    digest = hashlib.sha256(graph.graph.get("mode", "").encode())
+    for array in (node_ids, xy, ends, length, time, np.array([access])):
+        digest.update(array.tobytes())
+    key = digest.hexdigest()[:16]
+    if key not in _compiled:
+        position = pd.Index(node_ids)
+        edge_u = position.get_indexer(ends[:, 0])
+        edge_v = position.get_indexer(ends[:, 1])
+        geometry = np.array([d.get("geometry") or shapely.LineString([xy[a], xy[b]])
+                             for (*_, d), a, b in zip(records, edge_u, edge_v)], dtype=object)
+        if len(_compiled) > 16:  # scenarios make variants; keep memory bounded
+            _compiled.pop(next(iter(_compiled)))
+        _compiled[key] = CompiledNetwork(
+            mode=graph.graph.get("mode", ""), key=key, node_ids=node_ids, xy=xy, edge_u=edge_u, edge_v=edge_v,
+            length_m=length, time_s=time, time=compile_graph(edge_u, edge_v, time, n_nodes=len(node_ids)),
+            geometry=geometry, tree=shapely.STRtree(geometry), access_mps=access)
+    return _compiled[key]
+
+
+def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, slack_m: float = 20.0,
+                closed: np.ndarray | None = None) -> Entries:
+    """Join points to the network at the nearest street, not the nearest node.
+
+    A point reaches the edges within ``slack_m`` of its nearest edge: it walks straight to the edge (at walking
+    speed), then along it to the edge's head node (to its tail node when ``arrive``: coming from the network to
+    the point). Several candidates let the search pick the entry that suits each trip, so a courtyard path does
+    not force a detour. Edges flagged in ``closed`` are not joined.
+    """
+    points = shapely.points(np.asarray(xy, dtype="float64").reshape(-1, 2))
+    if len(points) == 0:
+        return Entries(np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0), 0)
+    tree, open_edges = net.tree, np.arange(len(net.geometry))
+    if closed is not None and closed.any():
+        open_edges = np.flatnonzero(~closed)
+        tree = shapely.STRtree(net.geometry[open_edges])
+    _, nearest_m = tree.query_nearest(points, return_distance=True, all_matches=False)
+    point, candidate = tree.query(points, predicate="dwithin", distance=nearest_m + slack_m)
+    edge = open_edges[candidate]
+    lines, at = net.geometry[edge], points[point]
+    along = shapely.line_locate_point(lines, at) / np.maximum(shapely.length(lines), 1e-9)
+    leg_s = shapely.distance(lines, at) / net.access_mps
+    if arrive:
+        node, cost = net.edge_u[edge], leg_s + along * net.time_s[edge]
+    else:
+        node, cost = net.edge_v[edge], leg_s + (1.0 - along) * net.time_s[edge]
+    return _cheapest(point, node, cost, len(points))
+
+
+def snap_polygons(net: CompiledNetwork, polygons: gpd.GeoSeries, *, arrive: bool = True,
+                  spacing_m: float = 25.0, closed: np.ndarray | None = None) -> Entries:
+    """Join areas (parks) to the network at their edges: every node inside costs nothing, and points along the
+    boundary, every ``spacing_m``, join the nearest streets as in :func:`snap_points`."""
+    shapes = np.asarray(polygons.values, dtype=object)
+    rings = shapely.segmentize(shapely.boundary(shapes), spacing_m)
+    coords, owner = shapely.get_coordinates(rings, return_index=True)
+    boundary = snap_points(net, coords, arrive=arrive, closed=closed)
+    inside_shape, inside_node = shapely.STRtree(shapely.points(net.xy)).query(shapes, predicate="contains")
+    return _cheapest(np.concatenate([owner[boundary.point], inside_shape]),
+                     np.concatenate([boundary.node, inside_node]),
+                     np.concatenate([boundary.cost_s, np.zeros(len(inside_node))]), len(shapes))
+
+
+def _cheapest(point: np.ndarray, node: np.ndarray, cost: np.ndarray, n_points: int) -> Entries:
+    """One entry per (point, node): the cheapest."""
+    order = np.lexsort((cost, node, point))
+    point, node, cost = point[order], node[order], cost[order]
+    first = np.r_[True, (point[1:] != point[:-1]) | (node[1:] != node[:-1])]
+    return Entries(point[first].astype("int64"), node[first].astype("int64"), cost[first], n_points)

@@ -1,0 +1,393 @@
+"""Accessibility indicators by social group: nearest, within N minutes, supply per resident, isochrones, OD times."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import shapely.ops
+import xarray as xr
+
+from . import routing
+from ._errors import TwinError
+from .network import CompiledNetwork, Entries, compile_network, snap_points, snap_polygons
+from .twin import GROUP_COLUMNS, Twin
+
+DEFAULT_GROUPS = ("all", *GROUP_COLUMNS)
+DEFAULT_MINUTES = (5, 10, 15)
+POINT_LAYERS = ("transit_stops", "facilities")
+AREA_LAYERS = ("parks", "water", "buildings")
+MEASURES = ("nearest", "within", "supply")
+
+
+# --- destinations and groups ------------------------------------------------------------------------------------
+
+
+def destination_names(twin: Twin) -> list[str]:
+    """What ``to=`` accepts: destination layers, facility kinds and transit modes."""
+    kinds = sorted(set(twin.layers["facilities"]["kind"])) if "facilities" in twin.layers else []
+    modes = sorted(set(twin.layers["transit_stops"]["mode"])) if "transit_stops" in twin.layers else []
+    return ["parks", "transit_stops", "facilities", *kinds, *modes]
+
+
+def destinations(twin: Twin, to: str) -> gpd.GeoDataFrame:
+    """The features called ``to``: a layer (parks, transit_stops, facilities), a facility kind (care, grocery,
+    school, elderly_centre, ...) or a transit mode (tram, bus, metro, ...)."""
+    if to in twin.layers and to in (*POINT_LAYERS, *AREA_LAYERS):
+        return twin.layers[to]
+    facilities = twin.layers.get("facilities")
+    if facilities is not None and to in set(facilities["kind"]):
+        return facilities[facilities["kind"] == to]
+    stops = twin.layers.get("transit_stops")
+    if stops is not None and to in set(stops["mode"]):
+        return stops[stops["mode"] == to]
+    raise TwinError(f"to: unknown destination '{to}'; expected one of {', '.join(destination_names(twin))}")
+
+
+def group_weights(households: pd.DataFrame, group: str) -> np.ndarray:
+    """Members of ``group`` in each household: the weight of that household in the group's statistics.
+
+    ``all`` counts every resident, ``elderly`` residents aged 65+, ``children`` those under 18,
+    ``elderly_alone`` one per household of one person aged 65+; any other boolean household column counts the
+    residents of the households where it is true.
+    """
+    if group == "all":
+        return households["size"].to_numpy(float)
+    if group == "elderly":
+        return households["n_elderly"].to_numpy(float)
+    if group == "children":
+        return households["n_children"].to_numpy(float)
+    if group in households.columns and pd.api.types.is_bool_dtype(households[group]):
+        return households["size"].to_numpy(float) * households[group].to_numpy(bool)
+    flags = [c for c in households.columns if pd.api.types.is_bool_dtype(households[c])]
+    raise TwinError(f"group: unknown '{group}'; expected all, elderly, children or a boolean household column "
+                    f"({', '.join(flags)})")
+
+
+# --- the search graph: network + households + destinations ----------------------------------------------------
+
+
+def _entries(net: CompiledNetwork, features: gpd.GeoDataFrame, *, arrive: bool,
+             closed: np.ndarray | None = None) -> Entries:
+    areas = features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if areas.all() and len(features):
+        return snap_polygons(net, features.geometry, arrive=arrive, closed=closed)
+    points = features.geometry.representative_point()
+    return snap_points(net, np.column_stack([points.x, points.y]), arrive=arrive, closed=closed)
+
+
+def _home_entries(net: CompiledNetwork, households: pd.DataFrame,
+                  closed: np.ndarray | None = None) -> tuple[Entries, np.ndarray]:
+    """Households of one building share a point: snap each distinct point once.
+
+    Returns the entries of the distinct points and, per household, the position of its point.
+    """
+    unique, inverse = np.unique(households[["x", "y"]].to_numpy(float), axis=0, return_inverse=True)
+    return snap_points(net, unique, closed=closed), inverse.ravel()
+
+
+def _search_graph(net: CompiledNetwork, sources: Entries, targets: Entries, *, towards_sources: bool,
+                  closed: np.ndarray | None = None) -> tuple[routing.CSRGraph, np.ndarray, np.ndarray]:
+    """The network with one extra node per source and per target, joined by their entry costs.
+
+    With ``towards_sources`` the streets are searched backwards, so a search from the sources (destinations)
+    yields each target's (household's) trip *to* them on one-way networks too. Extra nodes have edges only out
+    of sources and into targets, so no path can pass through a point.
+    """
+    n = net.n_nodes
+    source_ids = n + np.arange(sources.n_points)
+    target_ids = n + sources.n_points + np.arange(targets.n_points)
+    time = net.time_s if closed is None else np.where(closed, np.inf, net.time_s)
+    tails, heads = (net.edge_v, net.edge_u) if towards_sources else (net.edge_u, net.edge_v)
+    u = np.concatenate([tails, source_ids[sources.point], targets.node])
+    v = np.concatenate([heads, sources.node, target_ids[targets.point]])
+    w = np.concatenate([time, sources.cost_s, targets.cost_s])
+    graph = routing.compile_graph(u, v, w, n_nodes=n + sources.n_points + targets.n_points)
+    return graph, source_ids, target_ids
+
+
+# --- measures ---------------------------------------------------------------------------------------------------
+
+
+def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
+            groups: Sequence[str] = DEFAULT_GROUPS, closed: np.ndarray | None = None) -> xr.Dataset:
+    """Travel time from every household to the nearest destination, summarised by zone and group.
+
+    Returns a Dataset with per-household ``travel_time_s`` and ``nearest_id`` (kept in memory, never exported
+    without asking), zonal ``mean_travel_time_s`` (of those who reach one), ``median_travel_time_s`` and
+    ``share_reaching`` (within each of ``minutes``), and per group ``gini`` and ``share_not_reaching``.
+    ``closed`` marks network edges (in ``graph.edges(keys=True)`` order) that cannot be used.
+    """
+    search = _Search(twin, to, mode, closed)
+    dist, which = routing.nearest(search.graph, search.source_ids)
+    time_s = dist[search.household_nodes]
+    source = which[search.household_nodes]
+    nearest_id = np.where(source >= 0, search.features.index.to_numpy()[np.maximum(source, 0)], -1)
+    reaching = time_s[None, :] <= np.asarray(minutes, dtype=float)[:, None] * 60
+    ds = _base(twin, groups, minutes, measure="nearest", to=to, mode=mode)
+    ds["travel_time_s"] = ("household", time_s, {"units": "s", "long_name": f"travel time to the nearest {to}"})
+    ds["nearest_id"] = ("household", nearest_id, {"long_name": f"index of the nearest {to} in its layer"})
+    ds["mean_travel_time_s"] = _zonal(ds, time_s, "mean", units="s", long_name=f"mean travel time to the nearest {to}")
+    ds["median_travel_time_s"] = _zonal(ds, time_s, "median", units="s",
+                                        long_name=f"median travel time to the nearest {to}")
+    _add_reaching(ds, reaching, f"a {to}")
+    ds["gini"] = (("group",), [_gini(time_s, w) for w in ds["weight"].to_numpy()],
+                  {"units": "1", "long_name": "Gini of travel times among households that reach one (0 = equal)"})
+    ds.attrs.update(headline="share_reaching")
+    return ds
+
+
+def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
+           weight: str | None = None, groups: Sequence[str] = DEFAULT_GROUPS,
+           closed: np.ndarray | None = None) -> xr.Dataset:
+    """How many destinations (or how much of ``weight``, e.g. park ``area_m2``) each household reaches within each
+    of ``minutes``: the 15-minute city in one call."""
+    search = _Search(twin, to, mode, closed)
+    values = _attribute(search.features, weight, to)
+    cutoffs = [m * 60.0 for m in minutes]
+    counts = routing.count_within(search.graph, search.source_ids, cutoff=cutoffs,
+                                  source_weights=values)[:, search.household_nodes].astype(float)
+    what, units = (f"{weight} of {to}", _units(weight)) if weight else (f"{to} (count)", "1")
+    ds = _base(twin, groups, minutes, measure="within", to=to, mode=mode)
+    ds["reachable"] = (("minutes", "household"), counts, {"units": units, "long_name": f"{what} within the time"})
+    ds["mean_reachable"] = _zonal_by_minutes(ds, counts, units=units, long_name=f"mean {what} within the time")
+    _add_reaching(ds, counts > 0, f"any {to}")
+    ds["gini"] = (("minutes", "group"), [[_gini(c, w) for w in ds["weight"].to_numpy()] for c in counts],
+                  {"units": "1", "long_name": f"Gini of {what} within the time (0 = equal)"})
+    ds.attrs.update(headline="share_reaching", weight=weight or "count")
+    return ds
+
+
+def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "walk", minutes: float = 10,
+           groups: Sequence[str] = DEFAULT_GROUPS, closed: np.ndarray | None = None) -> xr.Dataset:
+    """Supply per resident of each group, by the two-step floating catchment (2SFCA).
+
+    Each destination's ``capacity`` (e.g. park ``area_m2``, clinic ``capacity``; 1 each when None) is shared
+    among the group's residents within ``minutes``; a household's value sums the shares of what it reaches,
+    e.g. m2 of park per elderly resident within 10 minutes.
+    """
+    search = _Search(twin, to, mode, closed)
+    values = _attribute(search.features, capacity, to)
+    ds = _base(twin, groups, [minutes], measure="supply", to=to, mode=mode)
+    per_group = []
+    for w in ds["weight"].to_numpy():
+        demand = np.zeros(search.graph.n_nodes)
+        np.add.at(demand, search.household_nodes, w)
+        access = routing.two_step_fca(search.graph, search.source_ids, supply=values, demand=demand,
+                                      cutoff=minutes * 60.0)
+        per_group.append(access[search.household_nodes])
+    per_group = np.array(per_group)
+    what, units = (f"{capacity} of {to}", f"{_units(capacity)} per resident") if capacity \
+        else (f"{to}", "per resident")
+    ds["supply_per_resident"] = (("group", "household"), per_group,
+                                 {"units": units, "long_name": f"{what} per resident within {minutes:g} min (2SFCA)"})
+    ds["mean_supply_per_resident"] = xr.concat(
+        [_zonal(ds.isel(group=[g]), per_group[g], "mean", units=units, long_name=f"{what} per resident within "
+                f"{minutes:g} min (2SFCA)") for g in range(len(per_group))], dim="group")
+    _add_reaching(ds, (per_group > 0).any(axis=0)[None, :], f"any {to}")
+    ds["gini"] = (("group",), [_gini(a, w) for a, w in zip(per_group, ds["weight"].to_numpy())],
+                  {"units": "1", "long_name": f"Gini of {what} per resident (0 = equal)"})
+    ds.attrs.update(headline="mean_supply_per_resident", capacity=capacity or "count")
+    return ds
+
+
+class _Search:
+    """The search graph of one measure: streets of ``mode`` plus the destinations and the households' homes."""
+
+    def __init__(self, twin: Twin, to: str, mode: str, closed: np.ndarray | None) -> None:
+        net = _network(twin, mode)
+        self.features = destinations(twin, to)
+        if self.features.empty:
+            raise TwinError(f"to: the twin has no '{to}'; choose another destination")
+        if closed is not None and np.shape(closed) != (len(net.time_s),):
+            raise TwinError(f"closed: {np.shape(closed)} flags; expected one per {mode} edge ({len(net.time_s)})")
+        homes, home_of = _home_entries(net, twin.households, closed)
+        destination_entries = _entries(net, self.features, arrive=True, closed=closed)
+        self.graph, self.source_ids, home_ids = _search_graph(net, destination_entries, homes,
+                                                              towards_sources=True, closed=closed)
+        self.household_nodes = home_ids[home_of]
+
+
+def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str, *, minutes: Sequence[float] = (5, 10, 15),
+               mode: str = "walk", lonlat: bool = True, buffer_m: float = 25.0) -> gpd.GeoDataFrame:
+    """Areas reachable within each of ``minutes`` from a point (lon/lat unless ``lonlat=False``), a geometry in the
+    twin CRS, or a destination name (then: reachable from any of its features)."""
+    net = _network(twin, mode)
+    if isinstance(origin, str):
+        entries = _entries(net, destinations(twin, origin), arrive=False)
+    else:
+        point = origin if isinstance(origin, shapely.Geometry) else shapely.Point(origin)
+        if lonlat and not isinstance(origin, shapely.Geometry):
+            point = gpd.GeoSeries([point], crs=4326).to_crs(twin.crs).iloc[0]
+        entries = _entries(net, gpd.GeoDataFrame(geometry=[point], crs=twin.crs), arrive=False)
+    limit = max(minutes) * 60.0
+    dist, _ = routing.nearest(net.time, entries.node, offsets=entries.cost_s, cutoff=limit)
+    rows = []
+    for m in sorted(minutes):
+        share = np.clip((m * 60.0 - dist[net.edge_u]) / np.maximum(net.time_s, 1e-9), 0, 1)
+        whole = net.geometry[share >= 1]
+        cut = [shapely.ops.substring(g, 0, f, normalized=True) for g, f in
+               zip(net.geometry[(share > 0) & (share < 1)], share[(share > 0) & (share < 1)])]
+        lines = np.concatenate([whole, np.array(cut, dtype=object)]) if cut else whole
+        area = shapely.union_all(shapely.buffer(lines, buffer_m)) if len(lines) else shapely.Polygon()
+        rows.append({"minutes": m, "mode": mode, "area_m2": area.area, "geometry": area})
+    return gpd.GeoDataFrame(rows, geometry="geometry", crs=twin.crs)
+
+
+def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destinations_: gpd.GeoDataFrame | np.ndarray,
+                 *, mode: str = "walk", max_minutes: float | None = None) -> pd.DataFrame:
+    """Origin-destination travel times (s) between any points, including the walk from each point to the street.
+
+    Points are GeoDataFrames (any CRS) or arrays of lon/lat. One bounded search per origin. Returns a long table
+    ``from_id``, ``to_id``, ``travel_time_s`` (NaN where unreachable within ``max_minutes``), like r5py's
+    TravelTimeMatrix.
+    """
+    net = _network(twin, mode)
+    origin_frame, destination_frame = _as_points(origins, twin), _as_points(destinations_, twin)
+    start = _entries(net, origin_frame, arrive=False)
+    end = _entries(net, destination_frame, arrive=True)
+    graph, source_ids, target_ids = _search_graph(net, start, end, towards_sources=False)
+    cutoff = np.inf if max_minutes is None else max_minutes * 60.0
+    pairs = routing.reach(graph, source_ids, cutoff=cutoff)
+    is_target = pairs.node >= target_ids[0] if len(target_ids) else np.zeros(len(pairs), bool)
+    matrix = np.full((len(origin_frame), len(destination_frame)), np.nan)
+    matrix[pairs.source[is_target], pairs.node[is_target] - (target_ids[0] if len(target_ids) else 0)] = \
+        pairs.cost[is_target]
+    return pd.DataFrame({
+        "from_id": np.repeat(origin_frame.index.to_numpy(), len(destination_frame)),
+        "to_id": np.tile(destination_frame.index.to_numpy(), len(origin_frame)),
+        "travel_time_s": matrix.ravel(),
+    })
+
+
+# --- helpers ----------------------------------------------------------------------------------------------------
+
+
+def _network(twin: Twin, mode: str) -> CompiledNetwork:
+    if mode not in twin.networks:
+        raise TwinError(f"mode: unknown '{mode}'; expected one of {', '.join(twin.networks)}")
+    return compile_network(twin.networks[mode])
+
+
+def _as_points(points: gpd.GeoDataFrame | np.ndarray, twin: Twin) -> gpd.GeoDataFrame:
+    if isinstance(points, gpd.GeoDataFrame):
+        if points.crs is None:
+            raise TwinError("points: GeoDataFrame without a CRS; set one (e.g. 4326 for lon/lat)")
+        return points.to_crs(twin.crs)
+    lonlat = np.asarray(points, dtype=float).reshape(-1, 2)
+    return gpd.GeoDataFrame(geometry=gpd.points_from_xy(lonlat[:, 0], lonlat[:, 1]), crs=4326).to_crs(twin.crs)
+
+
+def _attribute(features: gpd.GeoDataFrame, column: str | None, to: str) -> np.ndarray:
+    if column is None:
+        return np.ones(len(features))
+    if column not in features.columns or not pd.api.types.is_numeric_dtype(features[column]):
+        numeric = [c for c in features.columns if pd.api.types.is_numeric_dtype(features[c])]
+        raise TwinError(f"capacity: '{column}' is not a numeric column of {to}; expected one of {', '.join(numeric)}")
+    return features[column].fillna(0).to_numpy(float)
+
+
+def _units(column: str) -> str:
+    return "m2" if column.endswith("_m2") else column
+
+
+def _base(twin: Twin, groups: Sequence[str], minutes: Sequence[float], *, measure: str, to: str,
+          mode: str) -> xr.Dataset:
+    """Coordinates and counts shared by every measure: households, zones, groups, time thresholds."""
+    households = twin.households
+    zones = twin.layers["zones"].index.to_numpy()
+    weight = np.array([group_weights(households, g) for g in groups]).reshape(len(groups), len(households))
+    position = pd.Index(zones).get_indexer(households["zone_id"].to_numpy())
+    ds = xr.Dataset(
+        {
+            "weight": (("group", "household"), weight, {"units": "persons",
+                                                        "long_name": "members of the group in the household"}),
+            "household_zone": ("household", position, {"long_name": "position of the household's zone (-1: none)"}),
+        },
+        coords={"household": households.index.to_numpy(), "zone": zones, "group": list(groups),
+                "minutes": np.asarray(minutes, dtype=float)},
+        attrs={"measure": measure, "to": to, "mode": mode, "twin": twin.name, "twin_fingerprint": twin.fingerprint()},
+    )
+    ds["residents"] = _zonal(ds, np.ones(len(households)), "sum", units="persons", long_name="residents of the group")
+    ds["households"] = _zonal(ds, np.ones(len(households)), "count", units="households",
+                              long_name="households with members of the group")
+    return ds
+
+
+def _zonal(ds: xr.Dataset, values: np.ndarray, how: str, *, units: str, long_name: str) -> xr.DataArray:
+    """Per (group, zone): the weighted ``mean`` (over finite values), ``median``, ``sum`` of weights or ``count``
+    of households of the group."""
+    zone = ds["household_zone"].to_numpy()
+    n_zones = ds.sizes["zone"]
+    rows = []
+    for w in ds["weight"].to_numpy():
+        keep = (w > 0) & (zone >= 0)
+        z, x, wk = zone[keep], values[keep], w[keep]
+        if how == "sum":
+            rows.append(np.bincount(z, wk, minlength=n_zones))
+        elif how == "count":
+            rows.append(np.bincount(z, minlength=n_zones).astype(float))
+        elif how == "mean":
+            finite = np.isfinite(x)
+            total = np.bincount(z[finite], wk[finite], minlength=n_zones)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rows.append(np.bincount(z[finite], (wk * x)[finite], minlength=n_zones) / total)
+        else:
+            rows.append(_weighted_median(z, x, wk, n_zones))
+    out = np.array(rows, dtype=float)
+    return xr.DataArray(out, dims=("group", "zone"), attrs={"units": units, "long_name": long_name})
+
+
+def _weighted_median(zone: np.ndarray, values: np.ndarray, weights: np.ndarray, n_zones: int) -> np.ndarray:
+    """Per zone, the smallest value with at least half the zone's weight at or below it (NaN for empty zones)."""
+    if len(values) == 0:
+        return np.full(n_zones, np.nan)
+    order = np.lexsort((values, zone))
+    zone, values, weights = zone[order], values[order], weights[order]
+    cumulative = np.cumsum(weights)
+    starts = np.searchsorted(zone, np.arange(n_zones))
+    ends = np.searchsorted(zone, np.arange(n_zones), side="right")
+    before = np.where(starts > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+    half = before + np.bincount(zone, weights, minlength=n_zones) / 2
+    pick = np.minimum(np.searchsorted(cumulative, half), np.maximum(ends - 1, 0))
+    return np.where(ends > starts, values[pick], np.nan)
+
+
+def _zonal_by_minutes(ds: xr.Dataset, values: np.ndarray, *, units: str, long_name: str) -> xr.DataArray:
+    layers = [_zonal(ds, v, "mean", units=units, long_name=long_name) for v in values]
+    return xr.concat(layers, dim="minutes").assign_attrs(units=units, long_name=long_name)
+
+
+def _add_reaching(ds: xr.Dataset, reaching: np.ndarray, what: str) -> None:
+    """Zonal ``share_reaching`` and overall ``share_not_reaching`` per group, from (minutes, household) flags."""
+    ds["share_reaching"] = _zonal_by_minutes(ds, reaching.astype(float), units="1",
+                                             long_name=f"share of residents reaching {what} within the time")
+    weight = ds["weight"].to_numpy()
+    totals = weight.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        missing = np.array([(weight * ~r).sum(axis=1) / totals for r in reaching])
+    ds["share_not_reaching"] = (("minutes", "group"), missing,
+                                {"units": "1", "long_name": f"share of the group not reaching {what} within the time"})
+
+
+def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Weighted Gini coefficient of non-negative values (0 = everyone equal, 1 = one has all); infinite values
+    (unreachable) are left out."""
+    values = np.asarray(values, float)
+    return _gini(values, np.ones(len(values)) if weights is None else np.asarray(weights, float))
+
+
+def _gini(values: np.ndarray, weights: np.ndarray) -> float:
+    keep = np.isfinite(values) & (weights > 0)
+    x, w = values[keep], weights[keep]
+    if len(x) == 0:
+        return np.nan
+    if (x * w).sum() == 0:
+        return 0.0
+    order = np.argsort(x, kind="stable")
+    x, w = x[order], w[order]
+    cumulative = np.cumsum(w)
+    return float((w * x * (2 * cumulative - w)).sum() / (cumulative[-1] * (w * x).sum()) - 1)
