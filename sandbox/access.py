@@ -391,3 +391,16 @@ def _gini(values: np.ndarray, weights: np.ndarray) -> float:
     x, w = x[order], w[order]
     cumulative = np.cumsum(w)
     return float((w * x * (2 * cumulative - w)).sum() / (cumulative[-1] * (w * x).sum()) - 1)
+
+
+def compute(twin: Twin, measure: str, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
+            groups: Sequence[str] = DEFAULT_GROUPS, capacity: str | None = None) -> xr.Dataset:
+    """One of the measures by name (what the command line and scenario files call): ``nearest``, ``within``
+    (``capacity`` sums a column instead of counting) or ``supply`` (2SFCA at the first of ``minutes``)."""
+    if measure == "nearest":
+        return nearest(twin, to, mode=mode, minutes=minutes, groups=groups)
+    if measure == "within":
+        return within(twin, to, mode=mode, minutes=minutes, weight=capacity, groups=groups)
+    if measure == "supply":
+        return supply(twin, to, capacity=capacity, mode=mode, minutes=minutes[0], groups=groups)
+    raise TwinError(f"measure: unknown '{measure}'; expected one of {', '.join(MEASURES)}")

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from . import words
 from ._errors import SandboxError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -126,3 +127,36 @@ def build(
         save_twin(twin, out)
     console.print(f"wrote {out} (fingerprint {twin.fingerprint()}); `sandbox info {out}` shows it")
 
+
+
+@app.command()
+@user_errors
+def access(
+    to: Annotated[str, typer.Option(help="Destination: parks, transit_stops, a facility kind (care, grocery, "
+                                         "school, library, elderly_centre, ...) or a transit mode (tram, bus, ...).")],
+    group: Annotated[str, typer.Option(help="Group to map: all, elderly, elderly_alone, children or a boolean "
+                                            "household column.")] = "elderly",
+    minutes: Annotated[list[float], typer.Option(help="Time threshold(s) in minutes; repeat for several.")] = [10.0],
+    mode: Annotated[str, typer.Option(help="walk, bike or drive.")] = "walk",
+    measure: Annotated[str, typer.Option(help="nearest, within or supply.")] = "within",
+    capacity: Annotated[Optional[str], typer.Option(
+        help="Column to sum (within) or share out (supply), e.g. area_m2 for parks, capacity for facilities.")] = None,
+    twin: Annotated[str, typer.Option(help="A named twin (helsinki) or a twin folder.")] = "helsinki",
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write (default runs/access-<to>-<group>).")] = None,
+    k: Annotated[int, typer.Option(min=1, help="Hide zones with fewer households than this.")] = 5,
+) -> None:
+    """Map who can reach what: writes access.html (offline map), access.gpkg and access.csv."""
+    from .access import DEFAULT_GROUPS, compute
+    from .export import write_access
+
+    loaded = _load(twin)
+    groups = list(dict.fromkeys([*DEFAULT_GROUPS, group]))
+    with errors.status(f"computing {measure} access to {to}..."):
+        ds = compute(loaded, measure, to, mode=mode, minutes=sorted(minutes), groups=groups, capacity=capacity)
+        folder = write_access(loaded, ds, out or Path("runs") / f"access-{to}-{group}", group=group,
+                              minutes=min(minutes), k=k)
+    summary = ds["share_not_reaching"].sel(group=group)
+    share = 1 - float(summary.sel(minutes=min(minutes)).item() if "minutes" in summary.dims else summary.item())
+    console.print(f"{share:.0%} of {words.group(group)} reach {words.destination(to)} within {min(minutes):g} "
+                  f"minutes {words.mode(mode)}")
+    console.print(f"wrote {folder}/access.html, access.gpkg, access.csv")

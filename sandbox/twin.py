@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
-import tempfile
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -143,10 +141,9 @@ def _column_bytes(series: pd.Series) -> bytes:
 
 def save_twin(twin: Twin, folder: str | Path) -> Path:
     """Write a twin folder (GeoPackage, optional GeoTIFF, twin.json); written aside, then moved into place."""
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
+    from .export import staged_folder
+
+    with staged_folder(folder) as staging:
         gpkg = staging / "layers.gpkg"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -171,13 +168,7 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
             "provenance": {k: dict(v) for k, v in twin.provenance.items()},
         }
         (staging / "twin.json").write_text(json.dumps(manifest, indent=2, default=str))
-        if folder.exists():
-            shutil.rmtree(folder)
-        staging.rename(folder)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return folder
+    return Path(folder)
 
 
 def read_twin(folder: str | Path) -> Twin:

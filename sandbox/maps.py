@@ -1,0 +1,289 @@
+"""Maps: pydeck decks of zone values over the twin's own base map, and offline HTML that makes no network request."""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pydeck as pdk
+import xarray as xr
+
+from . import words
+from ._errors import TwinError
+from .access import destinations
+from .privacy import DEFAULT_K, suppress
+from .twin import Twin
+
+NO_DATA_RGBA = [200, 200, 200, 110]
+# ColorBrewer YlGnBu: sequential, readable by most colour-blind viewers.
+SEQUENTIAL = [[255, 255, 204], [161, 218, 180], [65, 182, 196], [44, 127, 184], [37, 52, 148]]
+
+
+@dataclass(frozen=True)
+class Scale:
+    """Colour classes: ``edges`` has one more entry than ``colors``; ``labels`` say each class in words."""
+
+    edges: list[float]
+    colors: list[list[int]]
+    labels: list[str]
+
+    def color(self, value: float) -> list[int]:
+        if not np.isfinite(value):
+            return NO_DATA_RGBA
+        position = int(np.clip(np.searchsorted(self.edges, value, side="right") - 1, 0, len(self.colors) - 1))
+        return [*self.colors[position], 150]
+
+
+def share_scale() -> Scale:
+    """Shares of residents, 0 to 100 %, in five classes."""
+    edges = [0, 0.2, 0.4, 0.6, 0.8, 1.0000001]
+    labels = ["under 20 %", "20-40 %", "40-60 %", "60-80 %", "80 % or more"]
+    return Scale(edges, SEQUENTIAL, labels)
+
+
+def minutes_scale() -> Scale:
+    """Travel times; short is good, so the darkest colour is the shortest time."""
+    edges = [0, 300, 600, 900, 1200, np.inf]
+    labels = ["under 5 min", "5-10 min", "10-15 min", "15-20 min", "20 min or more"]
+    return Scale(edges, SEQUENTIAL[::-1], labels)
+
+
+def quantile_scale(values: np.ndarray, *, unit: str) -> Scale:
+    """Five classes of roughly equal size, for amounts without a natural range (m2 of park per resident)."""
+    finite = np.asarray(values, float)[np.isfinite(values)]
+    if len(finite) == 0:
+        finite = np.array([0.0, 1.0])
+    edges = np.unique(np.round(np.quantile(finite, [0, 0.2, 0.4, 0.6, 0.8, 1.0]), 3))
+    if len(edges) < 2:
+        edges = np.array([edges[0], edges[0] + 1])
+    edges[-1] = np.nextafter(edges[-1], np.inf)
+    labels = [f"{_number(a)}-{_number(b)} {unit}" for a, b in zip(edges[:-1], edges[1:])]
+    colors = [SEQUENTIAL[round(i * (len(SEQUENTIAL) - 1) / max(len(labels) - 1, 1))] for i in range(len(labels))]
+    return Scale(list(edges), colors, labels)
+
+
+def _number(value: float) -> str:
+    return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+
+
+@dataclass
+class ZoneMap:
+    """A map ready to show (``deck`` in a notebook) or to write as offline HTML (:func:`write_html`)."""
+
+    deck: pdk.Deck
+    title: str
+    legend_title: str
+    scale: Scale
+    credits: list[str]
+    notes: list[str] = field(default_factory=list)
+    k: int = DEFAULT_K
+
+    def _repr_html_(self) -> str:  # so that a ZoneMap shows itself in Jupyter like a Deck
+        return self.deck._repr_html_()
+
+
+def credits(twin: Twin) -> list[str]:
+    """Sources and licences of the twin's layers, once each, for every map and report."""
+    lines = []
+    for name, prov in twin.provenance.items():
+        line = f"{prov.get('source', name)} ({prov.get('licence', 'licence not recorded')})"
+        if line not in lines:
+            lines.append(line)
+    return lines
+
+
+def base_layers(twin: Twin) -> list[pdk.Layer]:
+    """The twin itself as the base map: water, parks, buildings and walkable streets (no tile server)."""
+    layers = []
+    styles = {"water": ([170, 205, 235, 255], [120, 160, 200, 255]),
+              "parks": ([200, 228, 180, 255], [150, 190, 130, 255]),
+              "buildings": ([222, 218, 210, 255], [170, 165, 155, 255])}
+    for name, (fill, line) in styles.items():
+        if name in twin.layers and len(twin.layers[name]):
+            frame = twin.layers[name][["geometry"]].to_crs(4326)
+            layers.append(pdk.Layer("GeoJsonLayer", json.loads(frame.to_json()), id=f"base-{name}", filled=True,
+                                    stroked=True, get_fill_color=fill, get_line_color=line, line_width_min_pixels=0.5,
+                                    pickable=False))
+    graph = twin.networks.get("walk")
+    if graph is not None:
+        seen, paths = set(), []
+        for u, v, data in graph.edges(data=True):
+            if (v, u) in seen:
+                continue
+            seen.add((u, v))
+            paths.append(data["geometry"])
+        lines = gpd.GeoSeries(paths, crs=twin.crs).to_crs(4326)
+        data = [{"path": [list(map(lambda c: round(c, 6), xy)) for xy in g.coords]} for g in lines]
+        layers.append(pdk.Layer("PathLayer", data, id="base-streets", get_path="path", get_color=[140, 140, 140, 200],
+                                width_min_pixels=1, width_max_pixels=2, get_width=2, pickable=False))
+    return layers
+
+
+def _view(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk.ViewState:
+    """Centre on the twin and zoom so that its extent fills a typical browser window."""
+    corners = gpd.GeoSeries.from_xy([twin.extent[0], twin.extent[2]], [twin.extent[1], twin.extent[3]], crs=twin.crs)
+    left, bottom, right, top = corners.to_crs(4326).total_bounds
+    latitude = (bottom + top) / 2
+    lon_zoom = np.log2(width_px * 360 / (512 * max(right - left, 1e-9)))  # deck.gl: 512 px tiles
+    lat_zoom = np.log2(height_px * 360 * np.cos(np.radians(latitude)) / (512 * max(top - bottom, 1e-9)))
+    return pdk.ViewState(longitude=(left + right) / 2, latitude=latitude,
+                         zoom=float(np.clip(min(lon_zoom, lat_zoom) - 0.5, 3, 18)))
+
+
+def zone_map(twin: Twin, values: pd.Series, tooltips: pd.Series, *, title: str, legend_title: str, scale: Scale,
+             highlight: gpd.GeoDataFrame | None = None, notes: list[str] | None = None,
+             k: int = DEFAULT_K) -> ZoneMap:
+    """Zones coloured by ``values`` (indexed by zone id; NaN = no data or hidden) over the twin's base map.
+
+    ``tooltips`` (by zone id) are shown on hover, in plain words. ``highlight`` draws destinations on top.
+    """
+    zones = twin.layers["zones"].to_crs(4326)
+    records = []
+    for zone_id, geometry in zones.geometry.items():
+        value = float(values.get(zone_id, np.nan))
+        records.append({"polygon": [[round(x, 6), round(y, 6)] for x, y in geometry.exterior.coords],
+                        "color": scale.color(value), "tooltip": tooltips.get(zone_id, "")})
+    layers = base_layers(twin)
+    layers.append(pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
+                            get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True,
+                            auto_highlight=True))
+    if highlight is not None and len(highlight):
+        layers.append(_highlight_layer(highlight))
+    deck = pdk.Deck(layers=layers, initial_view_state=_view(twin), map_provider=None, map_style=None,
+                    tooltip={"html": "{tooltip}", "style": {"fontSize": "13px", "maxWidth": "320px"}})
+    return ZoneMap(deck, title, legend_title, scale, credits(twin), notes or [], k)
+
+
+def _highlight_layer(features: gpd.GeoDataFrame) -> pdk.Layer:
+    """Destinations on top of the zones: areas outlined, points as dots, named in their tooltip."""
+    names = features["name"].fillna("").astype(str) if "name" in features else pd.Series("", features.index)
+    shown = gpd.GeoDataFrame({"tooltip": [html.escape(n) or "unnamed" for n in names]},
+                             geometry=features.geometry.values, crs=features.crs).to_crs(4326)
+    if shown.geom_type.isin(["Polygon", "MultiPolygon"]).all():
+        parts = shown.explode(index_parts=False)
+        data = [{"polygon": [[round(x, 6), round(y, 6)] for x, y in g.exterior.coords], "tooltip": t}
+                for g, t in zip(parts.geometry, parts["tooltip"])]
+        return pdk.Layer("PolygonLayer", data, id="destinations", get_polygon="polygon", filled=False, stroked=True,
+                         get_line_color=[230, 85, 13, 255], line_width_min_pixels=2, pickable=True)
+    points = shown.geometry.representative_point()
+    data = [{"position": [round(p.x, 6), round(p.y, 6)], "tooltip": t} for p, t in zip(points, shown["tooltip"])]
+    return pdk.Layer("ScatterplotLayer", data, id="destinations", get_position="position",
+                     get_fill_color=[230, 85, 13, 230], get_line_color=[255, 255, 255], stroked=True,
+                     line_width_min_pixels=1, radius_min_pixels=4, get_radius=12, pickable=True)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<style>
+  html, body {{ margin: 0; height: 100%; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
+  #deck-container {{ position: absolute; inset: 0; background: #f4f3ef; }}
+  .panel {{ position: absolute; z-index: 2; background: rgba(255,255,255,0.94); border-radius: 6px;
+           box-shadow: 0 1px 4px rgba(0,0,0,0.3); padding: 10px 12px; font-size: 13px; color: #222; }}
+  #title {{ top: 10px; left: 10px; max-width: 460px; }}
+  #title h1 {{ font-size: 17px; margin: 0 0 4px 0; }}
+  #legend {{ bottom: 28px; left: 10px; max-width: 300px; }}
+  #legend .row {{ display: flex; align-items: center; margin: 2px 0; }}
+  #legend .swatch {{ width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; }}
+  #credits {{ bottom: 4px; right: 4px; font-size: 11px; padding: 3px 6px; max-width: 70%; }}
+</style>
+<script>{bundle}</script>
+</head>
+<body>
+<div id="deck-container"></div>
+<div id="title" class="panel"><h1>{title}</h1>{notes}</div>
+<div id="legend" class="panel"><b>{legend_title}</b>{legend}</div>
+<div id="credits" class="panel">{credits}</div>
+<script>
+  const deckInstance = createDeck({{
+    container: document.getElementById("deck-container"),
+    jsonInput: {deck_json},
+    tooltip: {tooltip},
+  }});
+</script>
+</body>
+</html>
+"""
+
+
+def _bundle() -> str:
+    """deck.gl as pydeck ships it for offline notebooks; inlined so the page needs no CDN."""
+    path = Path(pdk.__file__).parent / "nbextension" / "static" / "index.js"
+    return path.read_text(encoding="utf-8").replace("</script>", "<\\/script>")
+
+
+def render_html(zone_map: ZoneMap) -> str:
+    """The map as one self-contained HTML page: no scripts, styles, fonts or tiles from the network."""
+    rows = "".join(f'<div class="row"><span class="swatch" style="background: rgb({c[0]},{c[1]},{c[2]})">'
+                   f"</span>{html.escape(label)}</div>"
+                   for c, label in zip(zone_map.scale.colors, zone_map.scale.labels))
+    rows += (f'<div class="row"><span class="swatch" style="background: rgba(200,200,200,0.6)"></span>'
+             f"no residents of the group, or hidden (fewer than {zone_map.k} households)</div>")
+    notes = "".join(f"<div>{html.escape(n)}</div>" for n in zone_map.notes)
+    deck_json = zone_map.deck.to_json()
+    tooltip = json.dumps(zone_map.deck._tooltip)
+    return PAGE.format(title=html.escape(zone_map.title), notes=notes, legend_title=html.escape(zone_map.legend_title),
+                       legend=rows, credits="Data: " + "; ".join(html.escape(c) for c in zone_map.credits),
+                       bundle=_bundle(), deck_json=deck_json.replace("</", "<\\/"), tooltip=tooltip)
+
+
+def write_html(zone_map: ZoneMap, path: str | Path) -> Path:
+    """Write :func:`render_html` to ``path``."""
+    path = Path(path)
+    path.write_text(render_html(zone_map), encoding="utf-8")
+    return path
+
+
+def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None = None,
+               k: int = DEFAULT_K) -> ZoneMap:
+    """The map of one accessibility result for one group: share reaching within ``minutes`` (nearest, within) or
+    supply per resident (supply), zones with fewer than ``k`` households hidden."""
+    measure, to, mode = ds.attrs["measure"], ds.attrs["to"], ds.attrs["mode"]
+    safe = suppress(ds, k=k)
+    who, where, how = words.group(group), words.destination(to), words.mode(mode)
+    minutes = float(minutes if minutes is not None else safe["minutes"].to_numpy()[-1])
+    if minutes not in safe["minutes"].to_numpy():
+        raise TwinError(f"minutes: {minutes:g} was not computed; expected one of "
+                        f"{', '.join(f'{m:g}' for m in safe['minutes'].to_numpy())}")
+    counts = ds["households"].sel(group=group).to_pandas()
+    hidden = safe["suppressed"].sel(group=group).to_pandas()
+    if measure == "supply":
+        values = safe["mean_supply_per_resident"].sel(group=group).to_pandas()
+        unit = ds["supply_per_resident"].attrs.get("units", "per resident")
+        scale = quantile_scale(values.to_numpy(), unit=unit)
+        capacity = ds.attrs.get("capacity")
+        title = (f"{words.amount(to, None if capacity == 'count' else capacity).capitalize()} per person among "
+                 f"{who}, within {minutes:g} minutes {how}")
+        legend = f"{words.amount(to, None if capacity == 'count' else capacity)} per person within {minutes:g} min"
+        text = {z: f"{_number(v)} {unit}" for z, v in values.items()}
+        share = 1 - float(safe["share_not_reaching"].sel(group=group).item())
+    else:
+        values = safe["share_reaching"].sel(group=group, minutes=minutes).to_pandas()
+        scale = share_scale()
+        title = f"Share of {who} who reach {where} within {minutes:g} minutes {how}"
+        legend = f"share of {who} within {minutes:g} min"
+        text = {z: f"{v:.0%} reach {where} within {minutes:g} min" for z, v in values.items()}
+        share = 1 - float(safe["share_not_reaching"].sel(group=group, minutes=minutes).item())
+        if measure == "nearest":
+            median = safe["median_travel_time_s"].sel(group=group).to_pandas()
+            text = {z: f"{t}; median trip {median[z] / 60:.1f} min" for z, t in text.items()}
+    tooltips = {}
+    for zone_id in values.index:
+        if hidden[zone_id] and counts[zone_id] > 0:
+            tooltips[zone_id] = f"Zone {zone_id}: fewer than {k} households of {who}; hidden to protect privacy"
+        elif counts[zone_id] == 0:
+            tooltips[zone_id] = f"Zone {zone_id}: no {who}"
+        else:
+            tooltips[zone_id] = f"Zone {zone_id}: {text[zone_id]} ({int(counts[zone_id])} households of {who})"
+    notes = [f"Across the area, {share:.0%} of {who} reach {where} within {minutes:g} minutes {how}.",
+             f"Zones with fewer than {k} households of the group are hidden. Households are synthetic."]
+    return zone_map(twin, values, pd.Series(tooltips, dtype=object), title=title, legend_title=legend, scale=scale,
+                    highlight=destinations(twin, to), notes=notes, k=k)
