@@ -60,3 +60,35 @@ def test_build_errors_leave_nothing_behind(tmp_path):
     assert not out.exists() and list(tmp_path.iterdir()) == []
     bad_format = runner.invoke(app, ["build", str(tmp_path / "x.osm"), "--out", str(out), "--grid-format", "nope"])
     assert bad_format.exit_code == 2 and "unknown 'nope'" in bad_format.output
+
+
+def test_access_writes_a_map_and_tables_without_household_data(helsinki, tmp_path):
+    out = tmp_path / "care"
+    result = runner.invoke(app, ["access", "--to", "care", "--group", "elderly", "--minutes", "5", "--minutes",
+                                 "10", "--measure", "nearest", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "of elderly residents (65+) reach a health service" in result.stdout
+    assert sorted(p.name for p in out.iterdir()) == ["access.csv", "access.gpkg", "access.html", "manifest.json"]
+    import geopandas as gpd
+
+    table = gpd.read_file(out / "access.gpkg")
+    assert len(table) == len(helsinki.layers["zones"])
+    assert "share_reaching_elderly_5min" in table and "median_travel_time_s_elderly" in table
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["twin_fingerprint"] == helsinki.fingerprint() and manifest["k"] == 5
+    assert any("OpenStreetMap" in line for line in manifest["data"])
+
+
+def test_access_user_errors_exit_2_and_write_nothing(helsinki, tmp_path):
+    out = tmp_path / "nothing"
+    for args, message in [
+        (["--to", "spa"], "to: unknown destination 'spa'; expected one of parks"),
+        (["--to", "parks", "--group", "pensioners"], "group: unknown 'pensioners'"),
+        (["--to", "parks", "--measure", "fastest"], "measure: unknown 'fastest'"),
+        (["--to", "parks", "--mode", "boat"], "mode: unknown 'boat'"),
+        (["--to", "care", "--measure", "supply", "--capacity", "name"], "capacity: 'name' is not a numeric column"),
+    ]:
+        result = runner.invoke(app, ["access", *args, "--out", str(out)])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.stderr and result.stderr.count("\n") == 1
+        assert not out.exists() and not list(tmp_path.glob(".nothing-*"))
