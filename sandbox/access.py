@@ -71,26 +71,26 @@ def group_weights(households: pd.DataFrame, group: str) -> np.ndarray:
 
 
 def _entries(net: CompiledNetwork, features: gpd.GeoDataFrame, *, arrive: bool,
-             closed: np.ndarray | None = None) -> Entries:
+             factors: np.ndarray | None = None) -> Entries:
     areas = features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if areas.all() and len(features):
-        return snap_polygons(net, features.geometry, arrive=arrive, closed=closed)
+        return snap_polygons(net, features.geometry, arrive=arrive, factors=factors)
     points = features.geometry.representative_point()
-    return snap_points(net, np.column_stack([points.x, points.y]), arrive=arrive, closed=closed)
+    return snap_points(net, np.column_stack([points.x, points.y]), arrive=arrive, factors=factors)
 
 
 def _home_entries(net: CompiledNetwork, households: pd.DataFrame,
-                  closed: np.ndarray | None = None) -> tuple[Entries, np.ndarray]:
+                  factors: np.ndarray | None = None) -> tuple[Entries, np.ndarray]:
     """Households of one building share a point: snap each distinct point once.
 
     Returns the entries of the distinct points and, per household, the position of its point.
     """
     unique, inverse = np.unique(households[["x", "y"]].to_numpy(float), axis=0, return_inverse=True)
-    return snap_points(net, unique, closed=closed), inverse.ravel()
+    return snap_points(net, unique, factors=factors), inverse.ravel()
 
 
 def _search_graph(net: CompiledNetwork, sources: Entries, targets: Entries, *, towards_sources: bool,
-                  closed: np.ndarray | None = None) -> tuple[routing.CSRGraph, np.ndarray, np.ndarray]:
+                  factors: np.ndarray | None = None) -> tuple[routing.CSRGraph, np.ndarray, np.ndarray]:
     """The network with one extra node per source and per target, joined by their entry costs.
 
     With ``towards_sources`` the streets are searched backwards, so a search from the sources (destinations)
@@ -100,7 +100,7 @@ def _search_graph(net: CompiledNetwork, sources: Entries, targets: Entries, *, t
     n = net.n_nodes
     source_ids = n + np.arange(sources.n_points)
     target_ids = n + sources.n_points + np.arange(targets.n_points)
-    time = net.time_s if closed is None else np.where(closed, np.inf, net.time_s)
+    time = net.time_s if factors is None else net.time_s * factors
     tails, heads = (net.edge_v, net.edge_u) if towards_sources else (net.edge_u, net.edge_v)
     u = np.concatenate([tails, source_ids[sources.point], targets.node])
     v = np.concatenate([heads, sources.node, target_ids[targets.point]])
@@ -113,15 +113,15 @@ def _search_graph(net: CompiledNetwork, sources: Entries, targets: Entries, *, t
 
 
 def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
-            groups: Sequence[str] = DEFAULT_GROUPS, closed: np.ndarray | None = None) -> xr.Dataset:
+            groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
     """Travel time from every household to the nearest destination, summarised by zone and group.
 
     Returns a Dataset with per-household ``travel_time_s`` and ``nearest_id`` (kept in memory, never exported
     without asking), zonal ``mean_travel_time_s`` (of those who reach one), ``median_travel_time_s`` and
     ``share_reaching`` (within each of ``minutes``), and per group ``gini`` and ``share_not_reaching``.
-    ``closed`` marks network edges (in ``graph.edges(keys=True)`` order) that cannot be used.
+    Streets closed or slowed in the twin (``twin.edge_factors``) are respected, at the entries too.
     """
-    search = _Search(twin, to, mode, closed)
+    search = _Search(twin, to, mode)
     dist, which = routing.nearest(search.graph, search.source_ids)
     time_s = dist[search.household_nodes]
     source = which[search.household_nodes]
@@ -141,11 +141,10 @@ def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float]
 
 
 def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
-           weight: str | None = None, groups: Sequence[str] = DEFAULT_GROUPS,
-           closed: np.ndarray | None = None) -> xr.Dataset:
+           weight: str | None = None, groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
     """How many destinations (or how much of ``weight``, e.g. park ``area_m2``) each household reaches within each
     of ``minutes``: the 15-minute city in one call."""
-    search = _Search(twin, to, mode, closed)
+    search = _Search(twin, to, mode)
     values = _attribute(search.features, weight, to)
     cutoffs = [m * 60.0 for m in minutes]
     counts = routing.count_within(search.graph, search.source_ids, cutoff=cutoffs,
@@ -162,14 +161,14 @@ def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] 
 
 
 def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "walk", minutes: float = 10,
-           groups: Sequence[str] = DEFAULT_GROUPS, closed: np.ndarray | None = None) -> xr.Dataset:
+           groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
     """Supply per resident of each group, by the two-step floating catchment (2SFCA).
 
     Each destination's ``capacity`` (e.g. park ``area_m2``, clinic ``capacity``; 1 each when None) is shared
     among the group's residents within ``minutes``; a household's value sums the shares of what it reaches,
     e.g. m2 of park per elderly resident within 10 minutes.
     """
-    search = _Search(twin, to, mode, closed)
+    search = _Search(twin, to, mode)
     values = _attribute(search.features, capacity, to)
     ds = _base(twin, groups, [minutes], measure="supply", to=to, mode=mode)
     per_group = []
@@ -197,17 +196,16 @@ def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "wal
 class _Search:
     """The search graph of one measure: streets of ``mode`` plus the destinations and the households' homes."""
 
-    def __init__(self, twin: Twin, to: str, mode: str, closed: np.ndarray | None) -> None:
+    def __init__(self, twin: Twin, to: str, mode: str) -> None:
         net = _network(twin, mode)
         self.features = destinations(twin, to)
         if self.features.empty:
             raise TwinError(f"to: the twin has no '{to}'; choose another destination")
-        if closed is not None and np.shape(closed) != (len(net.time_s),):
-            raise TwinError(f"closed: {np.shape(closed)} flags; expected one per {mode} edge ({len(net.time_s)})")
-        homes, home_of = _home_entries(net, twin.households, closed)
-        destination_entries = _entries(net, self.features, arrive=True, closed=closed)
+        factors = twin.travel_time_factors(mode)
+        homes, home_of = _home_entries(net, twin.households, factors)
+        destination_entries = _entries(net, self.features, arrive=True, factors=factors)
         self.graph, self.source_ids, home_ids = _search_graph(net, destination_entries, homes,
-                                                              towards_sources=True, closed=closed)
+                                                              towards_sources=True, factors=factors)
         self.household_nodes = home_ids[home_of]
 
 
@@ -216,18 +214,20 @@ def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str,
     """Areas reachable within each of ``minutes`` from a point (lon/lat unless ``lonlat=False``), a geometry in the
     twin CRS, or a destination name (then: reachable from any of its features)."""
     net = _network(twin, mode)
+    factors = twin.travel_time_factors(mode)
     if isinstance(origin, str):
-        entries = _entries(net, destinations(twin, origin), arrive=False)
+        entries = _entries(net, destinations(twin, origin), arrive=False, factors=factors)
     else:
         point = origin if isinstance(origin, shapely.Geometry) else shapely.Point(origin)
         if lonlat and not isinstance(origin, shapely.Geometry):
             point = gpd.GeoSeries([point], crs=4326).to_crs(twin.crs).iloc[0]
-        entries = _entries(net, gpd.GeoDataFrame(geometry=[point], crs=twin.crs), arrive=False)
+        entries = _entries(net, gpd.GeoDataFrame(geometry=[point], crs=twin.crs), arrive=False, factors=factors)
     limit = max(minutes) * 60.0
-    dist, _ = routing.nearest(net.time, entries.node, offsets=entries.cost_s, cutoff=limit)
+    time_s = net.time_s * factors
+    dist, _ = routing.nearest(net.time.with_weights(time_s), entries.node, offsets=entries.cost_s, cutoff=limit)
     rows = []
     for m in sorted(minutes):
-        share = np.clip((m * 60.0 - dist[net.edge_u]) / np.maximum(net.time_s, 1e-9), 0, 1)
+        share = np.clip((m * 60.0 - dist[net.edge_u]) / np.maximum(time_s, 1e-9), 0, 1)
         whole = net.geometry[share >= 1]
         cut = [shapely.ops.substring(g, 0, f, normalized=True) for g, f in
                zip(net.geometry[(share > 0) & (share < 1)], share[(share > 0) & (share < 1)])]
@@ -247,9 +247,10 @@ def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destination
     """
     net = _network(twin, mode)
     origin_frame, destination_frame = _as_points(origins, twin), _as_points(destinations_, twin)
-    start = _entries(net, origin_frame, arrive=False)
-    end = _entries(net, destination_frame, arrive=True)
-    graph, source_ids, target_ids = _search_graph(net, start, end, towards_sources=False)
+    factors = twin.travel_time_factors(mode)
+    start = _entries(net, origin_frame, arrive=False, factors=factors)
+    end = _entries(net, destination_frame, arrive=True, factors=factors)
+    graph, source_ids, target_ids = _search_graph(net, start, end, towards_sources=False, factors=factors)
     cutoff = np.inf if max_minutes is None else max_minutes * 60.0
     pairs = routing.reach(graph, source_ids, cutoff=cutoff)
     is_target = pairs.node >= target_ids[0] if len(target_ids) else np.zeros(len(pairs), bool)

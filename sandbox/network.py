@@ -247,20 +247,22 @@ def compile_network(graph: nx.MultiDiGraph) -> CompiledNetwork:
 
 
 def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, slack_m: float = 20.0,
-                closed: np.ndarray | None = None) -> Entries:
+                factors: np.ndarray | None = None) -> Entries:
     """Join points to the network at the nearest street, not the nearest node.
 
     A point reaches the edges within ``slack_m`` of its nearest edge: it walks straight to the edge (at walking
     speed), then along it to the edge's head node (to its tail node when ``arrive``: coming from the network to
     the point). Several candidates let the search pick the entry that suits each trip, so a courtyard path does
-    not force a detour. Edges flagged in ``closed`` are not joined.
+    not force a detour. ``factors`` multiply edge travel times as in ``Twin.edge_factors``; closed edges (``inf``)
+    are not joined.
     """
     points = shapely.points(np.asarray(xy, dtype="float64").reshape(-1, 2))
     if len(points) == 0:
         return Entries(np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0), 0)
+    time_s = net.time_s if factors is None else net.time_s * factors
     tree, open_edges = net.tree, np.arange(len(net.geometry))
-    if closed is not None and closed.any():
-        open_edges = np.flatnonzero(~closed)
+    if np.isinf(time_s).any():
+        open_edges = np.flatnonzero(np.isfinite(time_s))
         tree = shapely.STRtree(net.geometry[open_edges])
     _, nearest_m = tree.query_nearest(points, return_distance=True, all_matches=False)
     point, candidate = tree.query(points, predicate="dwithin", distance=nearest_m + slack_m)
@@ -269,20 +271,20 @@ def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, s
     along = shapely.line_locate_point(lines, at) / np.maximum(shapely.length(lines), 1e-9)
     leg_s = shapely.distance(lines, at) / net.access_mps
     if arrive:
-        node, cost = net.edge_u[edge], leg_s + along * net.time_s[edge]
+        node, cost = net.edge_u[edge], leg_s + along * time_s[edge]
     else:
-        node, cost = net.edge_v[edge], leg_s + (1.0 - along) * net.time_s[edge]
+        node, cost = net.edge_v[edge], leg_s + (1.0 - along) * time_s[edge]
     return _cheapest(point, node, cost, len(points))
 
 
 def snap_polygons(net: CompiledNetwork, polygons: gpd.GeoSeries, *, arrive: bool = True,
-                  spacing_m: float = 25.0, closed: np.ndarray | None = None) -> Entries:
+                  spacing_m: float = 25.0, factors: np.ndarray | None = None) -> Entries:
     """Join areas (parks) to the network at their edges: every node inside costs nothing, and points along the
     boundary, every ``spacing_m``, join the nearest streets as in :func:`snap_points`."""
     shapes = np.asarray(polygons.values, dtype=object)
     rings = shapely.segmentize(shapely.boundary(shapes), spacing_m)
     coords, owner = shapely.get_coordinates(rings, return_index=True)
-    boundary = snap_points(net, coords, arrive=arrive, closed=closed)
+    boundary = snap_points(net, coords, arrive=arrive, factors=factors)
     inside_shape, inside_node = shapely.STRtree(shapely.points(net.xy)).query(shapes, predicate="contains")
     return _cheapest(np.concatenate([owner[boundary.point], inside_shape]),
                      np.concatenate([boundary.node, inside_node]),

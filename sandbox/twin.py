@@ -32,7 +32,9 @@ class Twin:
     """A city at one moment: every layer in one metric CRS, linked by index.
 
     The twin is never edited in place: a scenario builds a new one with :meth:`replace`, and
-    :meth:`fingerprint` proves that the baseline stayed as it was.
+    :meth:`fingerprint` proves that the baseline stayed as it was. ``edge_factors`` multiply the travel times
+    of a mode's edges (in ``graph.edges(keys=True)`` order; ``inf`` = closed): a street closure is a weight,
+    not a rebuilt graph.
     """
 
     name: str
@@ -42,14 +44,28 @@ class Twin:
     networks: Mapping[str, nx.MultiDiGraph]
     terrain: xr.DataArray | None = None
     provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
+    edge_factors: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name, layer in self.layers.items():
             if layer.crs is None or layer.crs.to_string() != self.crs:
                 raise TwinError(f"layer {name}: CRS {layer.crs} differs from the twin's {self.crs}; reproject it")
+        for mode, factor in self.edge_factors.items():
+            expected = self.networks[mode].number_of_edges() if mode in self.networks else -1
+            if np.shape(factor) != (expected,):
+                raise TwinError(f"edge_factors[{mode}]: {np.shape(factor)} values; expected one per {mode} edge "
+                                f"({expected})")
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
+        object.__setattr__(self, "edge_factors", MappingProxyType(
+            {mode: np.asarray(f, dtype="float64") for mode, f in self.edge_factors.items()}))
         object.__setattr__(self, "networks", MappingProxyType(dict(self.networks)))
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
+
+    def travel_time_factors(self, mode: str) -> np.ndarray:
+        """Per-edge multipliers of the mode's travel times (ones when nothing is closed or slowed)."""
+        if mode in self.edge_factors:
+            return self.edge_factors[mode]
+        return np.ones(self.networks[mode].number_of_edges())
 
     def replace(self, **changes: Any) -> Twin:
         """A new twin with some parts swapped (copy-on-write: untouched layers are shared, not copied)."""
@@ -68,6 +84,8 @@ class Twin:
             digest.update(f"network={mode}".encode())
             digest.update(frame_digest(nodes))
             digest.update(frame_digest(edges))
+            if mode in self.edge_factors:
+                digest.update(np.nan_to_num(self.edge_factors[mode], posinf=1e300).tobytes())
         if self.terrain is not None:
             digest.update(b"terrain")
             digest.update(np.ascontiguousarray(self.terrain.values, dtype="float64").tobytes())
@@ -153,6 +171,7 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
             network_attrs = {}
             for mode, graph in twin.networks.items():
                 nodes, edges = network_to_frames(graph)
+                edges["factor"] = twin.travel_time_factors(mode)
                 pyogrio.write_dataframe(nodes.drop(columns="geometry"), gpkg, layer=f"network_{mode}_nodes")
                 pyogrio.write_dataframe(edges, gpkg, layer=f"network_{mode}_edges")
                 network_attrs[mode] = {k: v for k, v in graph.graph.items() if k != "crs"}
@@ -194,11 +213,13 @@ def read_twin(folder: str | Path) -> Twin:
             layers[name] = frame.set_crs(crs, allow_override=True)
         households = pyogrio.read_dataframe(gpkg, layer="households", read_geometry=False, use_arrow=True)
         households = pd.DataFrame(households).set_index("household_id")
-        networks = {}
+        networks, factors = {}, {}
         for mode, attrs in manifest["networks"].items():
             nodes = pyogrio.read_dataframe(gpkg, layer=f"network_{mode}_nodes", read_geometry=False, use_arrow=True)
             edges = pyogrio.read_dataframe(gpkg, layer=f"network_{mode}_edges", use_arrow=True)
             networks[mode] = network_from_frames(nodes, edges, crs=crs, attrs=attrs)
+            if (edges["factor"] != 1).any():
+                factors[mode] = edges["factor"].to_numpy(float)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError) as exc:
         raise DataError(f"{gpkg}: cannot read the twin's layers ({exc}); rebuild the twin folder") from exc
     terrain = None
@@ -207,4 +228,4 @@ def read_twin(folder: str | Path) -> Twin:
 
         terrain = read_dem(folder / "terrain.tif")
     return Twin(name=manifest["name"], crs=crs, layers=layers, households=households, networks=networks,
-                terrain=terrain, provenance=manifest["provenance"])
+                terrain=terrain, provenance=manifest["provenance"], edge_factors=factors)

@@ -96,9 +96,14 @@ def test_closed_streets_lengthen_walks(tiny):
     closed = np.array([{u, v} == {corner_0_0, corner_0_1} for u, v, _ in graph.edges(keys=True)])
     assert closed.sum() == 2
     before = access.nearest(tiny, "care")["travel_time_s"].to_numpy()
-    after = access.nearest(tiny, "care", closed=closed)["travel_time_s"].to_numpy()
+    closed_twin = tiny.replace(edge_factors={"walk": np.where(closed, np.inf, 1.0)})
+    after = access.nearest(closed_twin, "care")["travel_time_s"].to_numpy()
     assert after[0] == pytest.approx(500 / WALK)  # the way north is cut: around by (1, 0)..(1, 1)
     assert after[1:] == pytest.approx(before[1:])
+    slowed_twin = tiny.replace(edge_factors={"walk": np.where(closed, 2.0, 1.0)})
+    slowed = access.nearest(slowed_twin, "care")["travel_time_s"].to_numpy()
+    assert slowed[0] == pytest.approx(400 / WALK)  # 100 m at half speed, then 200 m
+    assert closed_twin.fingerprint() != tiny.fingerprint() != slowed_twin.fingerprint()
 
 
 def test_isochrones_grow_with_time_and_contain_what_they_reach(tiny):

@@ -144,3 +144,19 @@ def test_a_larger_real_extract_builds(shared_data):
     assert twin.networks["walk"].number_of_nodes() > 20_000
     assert len(twin.layers["buildings"]) > 3_000
     assert twin.households["size"].sum() == HELSINKI_CENTRE.residents
+
+
+def test_edge_factors_are_part_of_the_twin_and_survive_a_round_trip(tmp_path):
+    from tests.tiny import tiny_twin
+
+    twin = tiny_twin()
+    factors = np.ones(twin.networks["walk"].number_of_edges())
+    factors[[0, 3]] = [np.inf, 2.0]
+    closed = twin.replace(edge_factors={"walk": factors})
+    assert closed.fingerprint() != twin.fingerprint()
+    again = read_twin(save_twin(closed, tmp_path / "closed"))
+    assert again.fingerprint() == closed.fingerprint()
+    assert again.travel_time_factors("walk")[:4].tolist() == [np.inf, 1.0, 1.0, 2.0]
+    assert again.travel_time_factors("drive").tolist() == [1.0] * twin.networks["drive"].number_of_edges()
+    with pytest.raises(TwinError, match=r"edge_factors\[walk\]: \(3,\) values; expected one per walk edge"):
+        twin.replace(edge_factors={"walk": np.ones(3)})
