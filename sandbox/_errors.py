@@ -6,7 +6,14 @@ class SandboxError(Exception):
 
 
 class ScenarioError(SandboxError, ValueError):
-    """A scenario file breaks the schema or does not fit the twin (path, line, field)."""
+    """A scenario file breaks the schema or does not fit the twin (path, line, field); one line per problem."""
+
+    def __init__(self, problems: str | list[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+    def __reduce__(self):  # keep the list when pickled (e.g. sent back from a dask worker)
+        return type(self), (self.problems,)
 
 
 class TwinError(SandboxError, ValueError):

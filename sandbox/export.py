@@ -38,13 +38,14 @@ def staged_folder(folder: str | Path) -> Iterator[Path]:
         raise
 
 
-def zone_table(twin: Twin, ds: xr.Dataset, *, k: int = DEFAULT_K) -> gpd.GeoDataFrame:
+def zone_table(twin: Twin, ds: xr.Dataset, *, k: int = DEFAULT_K,
+               households: xr.DataArray | None = None) -> gpd.GeoDataFrame:
     """Zones with one column per zonal indicator, group and time threshold, small cells hidden (NaN) and flagged.
 
     Column names read like ``share_reaching_elderly_10min``; ``suppressed_<group>`` is true where fewer than
-    ``k`` households of the group live.
+    ``k`` households of the group live (or of ``households``, to hide the same cells in several tables).
     """
-    safe = suppress(ds, k=k)
+    safe = suppress(ds, k=k, households=households)
     columns: dict[str, np.ndarray] = {}
     for name, var in safe.data_vars.items():
         if "zone" not in var.dims:

@@ -6,6 +6,7 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +16,7 @@ import xarray as xr
 
 from . import words
 from ._errors import TwinError
-from .access import destinations
+from .access import destination_names, destinations
 from .privacy import DEFAULT_K, suppress
 from .twin import Twin
 
@@ -73,9 +74,12 @@ def _number(value: float) -> str:
 
 @dataclass
 class ZoneMap:
-    """A map ready to show (``deck`` in a notebook) or to write as offline HTML (:func:`write_html`)."""
+    """A map ready to show (``deck`` in a notebook) or to write as offline HTML (:func:`write_html`): the twin's
+    base layers plus this map's own layers, a title, a legend and the data credits."""
 
-    deck: pdk.Deck
+    twin: Twin
+    layers: list[pdk.Layer]
+    view: pdk.ViewState
     title: str
     legend_title: str
     scale: Scale
@@ -83,8 +87,27 @@ class ZoneMap:
     notes: list[str] = field(default_factory=list)
     k: int = DEFAULT_K
 
+    @property
+    def deck(self) -> pdk.Deck:
+        return pdk.Deck(layers=[*base_layers(self.twin), *self.layers], initial_view_state=self.view, map_provider=None,
+                        map_style=None, tooltip=TOOLTIP)
+
+    def layers_json(self) -> list[dict]:
+        """This map's own layers as deck.gl JSON (the base layers are shared between maps of one page)."""
+        return json.loads(pdk.Deck(layers=self.layers, map_provider=None).to_json())["layers"]
+
+    def legend_html(self) -> str:
+        rows = "".join(f'<div class="row"><span class="swatch" style="background: rgb({c[0]},{c[1]},{c[2]})">'
+                       f"</span>{html.escape(label)}</div>" for c, label in zip(self.scale.colors, self.scale.labels))
+        rows += (f'<div class="row"><span class="swatch" style="background: rgba(200,200,200,0.6)"></span>'
+                 f"no residents of the group, or hidden (fewer than {self.k} households)</div>")
+        return f"<b>{html.escape(self.legend_title)}</b>{rows}"
+
     def _repr_html_(self) -> str:  # so that a ZoneMap shows itself in Jupyter like a Deck
         return self.deck._repr_html_()
+
+
+TOOLTIP = {"html": "{tooltip}", "style": {"fontSize": "13px", "maxWidth": "320px"}}
 
 
 def credits(twin: Twin) -> list[str]:
@@ -124,7 +147,7 @@ def base_layers(twin: Twin) -> list[pdk.Layer]:
     return layers
 
 
-def _view(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk.ViewState:
+def view_state(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk.ViewState:
     """Centre on the twin and zoom so that its extent fills a typical browser window."""
     corners = gpd.GeoSeries.from_xy([twin.extent[0], twin.extent[2]], [twin.extent[1], twin.extent[3]], crs=twin.crs)
     left, bottom, right, top = corners.to_crs(4326).total_bounds
@@ -137,26 +160,45 @@ def _view(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk.View
 
 def zone_map(twin: Twin, values: pd.Series, tooltips: pd.Series, *, title: str, legend_title: str, scale: Scale,
              highlight: gpd.GeoDataFrame | None = None, notes: list[str] | None = None,
-             k: int = DEFAULT_K) -> ZoneMap:
+             k: int = DEFAULT_K, outlines: gpd.GeoDataFrame | None = None) -> ZoneMap:
     """Zones coloured by ``values`` (indexed by zone id; NaN = no data or hidden) over the twin's base map.
 
-    ``tooltips`` (by zone id) are shown on hover, in plain words. ``highlight`` draws destinations on top.
+    ``tooltips`` (by zone id) are shown on hover, in plain words. ``highlight`` draws destinations on top;
+    ``outlines`` (with a ``change`` column) draws what a scenario changed.
     """
+    return ZoneMap(twin, zone_layers(twin, values, tooltips, scale=scale, highlight=highlight,
+                                                   outlines=outlines),
+                   view_state(twin), title, legend_title, scale, credits(twin), notes or [], k)
+
+
+def zone_layers(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Scale,
+                highlight: gpd.GeoDataFrame | None = None,
+                outlines: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
+    """The zones layer (and destinations and changes on top) of one map."""
     zones = twin.layers["zones"].to_crs(4326)
     records = []
     for zone_id, geometry in zones.geometry.items():
         value = float(values.get(zone_id, np.nan))
         records.append({"polygon": [[round(x, 6), round(y, 6)] for x, y in geometry.exterior.coords],
                         "color": scale.color(value), "tooltip": tooltips.get(zone_id, "")})
-    layers = base_layers(twin)
-    layers.append(pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
-                            get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True,
-                            auto_highlight=True))
+    layers = [pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
+                        get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True,
+                        auto_highlight=True)]
+    if outlines is not None and len(outlines):
+        layers.append(_outline_layer(outlines))
     if highlight is not None and len(highlight):
         layers.append(_highlight_layer(highlight))
-    deck = pdk.Deck(layers=layers, initial_view_state=_view(twin), map_provider=None, map_style=None,
-                    tooltip={"html": "{tooltip}", "style": {"fontSize": "13px", "maxWidth": "320px"}})
-    return ZoneMap(deck, title, legend_title, scale, credits(twin), notes or [], k)
+    return layers
+
+
+def _outline_layer(changes: gpd.GeoDataFrame) -> pdk.Layer:
+    """What a scenario changed, drawn in magenta so it stands apart from the colour scale."""
+    shown = changes.to_crs(4326)
+    shown = shown.assign(tooltip=[html.escape(f"{c}: {n}" if n else c) for c, n in zip(shown["change"],
+                                                                                        shown["name"])])
+    return pdk.Layer("GeoJsonLayer", json.loads(shown[["tooltip", "geometry"]].to_json()), id="changes",
+                     filled=False, stroked=True, get_line_color=[200, 0, 160, 255], line_width_min_pixels=3,
+                     point_radius_min_pixels=6, pickable=False)
 
 
 def _highlight_layer(features: gpd.GeoDataFrame) -> pdk.Layer:
@@ -200,7 +242,7 @@ PAGE = """<!DOCTYPE html>
 <body>
 <div id="deck-container"></div>
 <div id="title" class="panel"><h1>{title}</h1>{notes}</div>
-<div id="legend" class="panel"><b>{legend_title}</b>{legend}</div>
+<div id="legend" class="panel">{legend}</div>
 <div id="credits" class="panel">{credits}</div>
 <script>
   const deckInstance = createDeck({{
@@ -214,7 +256,7 @@ PAGE = """<!DOCTYPE html>
 """
 
 
-def _bundle() -> str:
+def bundle() -> str:
     """deck.gl as pydeck ships it for offline notebooks; inlined so the page needs no CDN."""
     path = Path(pdk.__file__).parent / "nbextension" / "static" / "index.js"
     return path.read_text(encoding="utf-8").replace("</script>", "<\\/script>")
@@ -222,17 +264,15 @@ def _bundle() -> str:
 
 def render_html(zone_map: ZoneMap) -> str:
     """The map as one self-contained HTML page: no scripts, styles, fonts or tiles from the network."""
-    rows = "".join(f'<div class="row"><span class="swatch" style="background: rgb({c[0]},{c[1]},{c[2]})">'
-                   f"</span>{html.escape(label)}</div>"
-                   for c, label in zip(zone_map.scale.colors, zone_map.scale.labels))
-    rows += (f'<div class="row"><span class="swatch" style="background: rgba(200,200,200,0.6)"></span>'
-             f"no residents of the group, or hidden (fewer than {zone_map.k} households)</div>")
     notes = "".join(f"<div>{html.escape(n)}</div>" for n in zone_map.notes)
-    deck_json = zone_map.deck.to_json()
-    tooltip = json.dumps(zone_map.deck._tooltip)
-    return PAGE.format(title=html.escape(zone_map.title), notes=notes, legend_title=html.escape(zone_map.legend_title),
-                       legend=rows, credits="Data: " + "; ".join(html.escape(c) for c in zone_map.credits),
-                       bundle=_bundle(), deck_json=deck_json.replace("</", "<\\/"), tooltip=tooltip)
+    return PAGE.format(title=html.escape(zone_map.title), notes=notes, legend=zone_map.legend_html(),
+                       credits="Data: " + "; ".join(html.escape(c) for c in zone_map.credits),
+                       bundle=bundle(), deck_json=script_json(zone_map.deck.to_json()), tooltip=json.dumps(TOOLTIP))
+
+
+def script_json(text: str) -> str:
+    """JSON safe inside a <script> element."""
+    return text.replace("</", "<\\/")
 
 
 def write_html(zone_map: ZoneMap, path: str | Path) -> Path:
@@ -287,3 +327,70 @@ def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None 
              f"Zones with fewer than {k} households of the group are hidden. Households are synthetic."]
     return zone_map(twin, values, pd.Series(tooltips, dtype=object), title=title, legend_title=legend, scale=scale,
                     highlight=destinations(twin, to), notes=notes, k=k)
+
+
+DIVERGING = [[202, 0, 32], [244, 165, 130], [247, 247, 247], [146, 197, 222], [5, 113, 176]]  # RdBu: red = worse
+
+
+def change_scale(values: np.ndarray, *, unit: str, percent: bool = False) -> Scale:
+    """Five classes around no change, symmetric, blue for better and red for worse (higher is better)."""
+    finite = np.abs(np.asarray(values, float)[np.isfinite(values)])
+    limit = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
+    edges = [-np.inf, -limit / 3, -limit / 30, limit / 30, limit / 3, np.inf]
+    show = (lambda v: f"{v * 100:+.1f} pp") if percent else (lambda v: f"{v:+,.3g} {unit}")
+    labels = [f"worse by more than {show(-edges[1])[1:]}", "worse", "about the same", "better",
+              f"better by more than {show(edges[4])[1:]}"]
+    return Scale(edges, DIVERGING, labels)
+
+
+def scenario_map(run: Any, key: str, *, group: str, view: str) -> ZoneMap:
+    """One indicator of a run for one group: the ``baseline``, the ``scenario`` or the ``change`` between them,
+    with the same small cells hidden in all three and what the scenario changed outlined."""
+    if view not in ("baseline", "scenario", "change"):
+        raise TwinError(f"view: unknown '{view}'; expected baseline, scenario or change")
+    ds, safe = run.indicators[key], run.published(key)
+    if group not in list(ds["group"].to_numpy()):
+        raise TwinError(f"group: '{group}' was not computed; expected one of {', '.join(ds['group'].to_numpy())}")
+    measure, to, mode = ds.attrs["measure"], ds.attrs["to"], ds.attrs["mode"]
+    who, where, how = words.group(group), words.destination(to), words.mode(mode)
+    minutes = float(ds["minutes"].to_numpy()[0])
+    headline = "mean_supply_per_resident" if measure == "supply" else "share_reaching"
+    pick = (lambda v: v.sel(group=group)) if measure == "supply" else \
+        (lambda v: v.sel(group=group, minutes=minutes))
+    before = pick(safe[headline].sel(scenario="baseline")).to_pandas()
+    after = pick(safe[headline].sel(scenario=run.name)).to_pandas()
+    change = pick(safe[f"change_{headline}"]).to_pandas()
+    if measure == "supply":
+        unit = ds["mean_supply_per_resident"].attrs.get("units", "")
+        capacity = ds.attrs.get("capacity")
+        subject = (f"{words.amount(to, None if capacity == 'count' else capacity)} per person among {who}, "
+                   f"within {minutes:g} min {how}")
+        show = lambda v: f"{_number(v)} {unit}"  # noqa: E731
+        scale = quantile_scale(np.concatenate([before.to_numpy(), after.to_numpy()]), unit=unit)
+    else:
+        subject = f"share of {who} who reach {where} within {minutes:g} minutes {how}"
+        show = lambda v: f"{v:.0%}"  # noqa: E731
+        scale = share_scale()
+    values = {"baseline": before, "scenario": after, "change": change}[view]
+    if view == "change":
+        scale = change_scale(change.to_numpy(), unit=unit if measure == "supply" else "", percent=measure != "supply")
+    counts = ds["households"].sel(group=group).max("scenario").to_pandas()
+    hidden = safe["suppressed"].sel(group=group).to_pandas()
+    tooltips = {}
+    for zone_id in values.index:
+        if counts[zone_id] == 0:
+            tooltips[zone_id] = f"Zone {zone_id}: no {who}"
+        elif hidden[zone_id]:
+            tooltips[zone_id] = f"Zone {zone_id}: fewer than {run.k} households of {who}; hidden to protect privacy"
+        else:
+            difference = (f"{change[zone_id] * 100:+.0f} pp" if measure != "supply"
+                          else f"{change[zone_id]:+,.3g} {unit}")
+            tooltips[zone_id] = (f"Zone {zone_id}: {show(before[zone_id])} before, {show(after[zone_id])} after "
+                                 f"({difference}); {int(counts[zone_id])} households of {who}")
+    twin = run.baseline if view == "baseline" else run.twin
+    title = {"baseline": f"Today: {subject}", "scenario": f"With '{run.name}': {subject}",
+             "change": f"Change with '{run.name}': {subject}"}[view]
+    legend = "change (blue better, red worse)" if view == "change" else subject
+    return zone_map(twin, values, pd.Series(tooltips, dtype=object), title=title, legend_title=legend,
+                    scale=scale, highlight=destinations(twin, to) if to in destination_names(twin) else None,
+                    notes=[], k=run.k, outlines=run.changes)

@@ -6,7 +6,7 @@ import json
 import re
 
 from sandbox import access
-from sandbox.maps import _bundle, access_map, render_html
+from sandbox.maps import bundle, access_map, render_html
 from tests.tiny import tiny_twin
 
 
@@ -17,8 +17,8 @@ def test_access_map_html_is_self_contained_and_says_what_it_shows():
     assert "Share of elderly residents (65+) who reach a health service" in page
     assert "within 5 minutes on foot" in page
     # deck.gl is inlined (pydeck's offline bundle); around it, no script, style, font or tile from the network.
-    assert page.count(_bundle()) == 1
-    markup = page.replace(_bundle(), "")
+    assert page.count(bundle()) == 1
+    markup = page.replace(bundle(), "")
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", markup)
     assert "<link" not in markup and "@import" not in markup and "url(" not in markup
     assert "createDeck" in markup

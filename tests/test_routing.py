@@ -46,7 +46,8 @@ def random_case(kind: str, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
         flip = rng.random(len(u)) < 0.5
         u, v = np.where(flip, v, u), np.where(flip, u, v)
         both = rng.random(len(u)) < 0.33
-        u, v, weight = np.concatenate([u, v[both]]), np.concatenate([v, u[both]]), np.concatenate([weight, weight[both]])
+        u, v = np.concatenate([u, v[both]]), np.concatenate([v, u[both]])
+        weight = np.concatenate([weight, weight[both]])
     twin = rng.choice(len(u), size=max(1, len(u) // 10), replace=False)  # parallel edges, some shorter
     u, v = np.concatenate([u, u[twin]]), np.concatenate([v, v[twin]])
     weight = np.concatenate([weight, weight[twin] * rng.uniform(0.5, 1.5, len(twin))])

@@ -340,6 +340,7 @@ class Scenario(Model):
     outputs: Outputs = Field(default_factory=Outputs)
     _base_dir: Path | None = PrivateAttr(default=None)
     _source: Path | None = PrivateAttr(default=None)
+    _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _unique_indicators(self, info: ValidationInfo) -> Scenario:
@@ -360,3 +361,10 @@ class Scenario(Model):
     @property
     def source(self) -> Path | None:
         return self._source
+
+    def where(self, *path: str | int) -> str:
+        """``file:line: field.path`` of a part of the scenario, for one-line messages."""
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+        line = self._lines.get(tuple(path))
+        place = f"{self._source or self.name}" + (f":{line}" if line else "")
+        return f"{place}: {dotted}" if dotted else place

@@ -1,0 +1,159 @@
+"""The run report: one offline HTML page with what changed, who gains and loses, and the maps."""
+
+from __future__ import annotations
+
+import html
+import json
+from typing import Any
+
+import yaml
+
+from . import words
+from .maps import TOOLTIP, base_layers, bundle, credits, scenario_map, script_json, view_state
+from .run import VIEWS, Run
+
+STYLE = """
+  body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; }
+  main { max-width: 1100px; margin: 0 auto; padding: 16px 20px 40px; }
+  h1 { font-size: 24px; margin: 8px 0 4px; } h2 { font-size: 19px; margin-top: 28px; }
+  .lead { font-size: 15px; color: #444; }
+  table { border-collapse: collapse; margin: 8px 0 16px; font-size: 13px; }
+  th, td { border-bottom: 1px solid #ddd; padding: 4px 8px; text-align: right; }
+  th:first-child, td:first-child { text-align: left; }
+  .gain { color: #05609f; font-weight: 600; } .loss { color: #b2182b; font-weight: 600; }
+  #map-wrap { position: relative; height: 620px; border: 1px solid #ccc; border-radius: 6px; overflow: hidden; }
+  #deck-container { position: absolute; inset: 0; background: #f4f3ef; }
+  .panel { position: absolute; z-index: 2; background: rgba(255,255,255,0.94); border-radius: 6px;
+           box-shadow: 0 1px 4px rgba(0,0,0,0.3); padding: 8px 10px; font-size: 12px; }
+  #map-title { top: 8px; left: 8px; max-width: 520px; font-size: 14px; font-weight: 600; }
+  #legend { bottom: 8px; left: 8px; max-width: 300px; }
+  #legend .row { display: flex; align-items: center; margin: 2px 0; }
+  #legend .swatch { width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; }
+  .controls { margin: 8px 0; font-size: 14px; } .controls select { font-size: 14px; margin-right: 12px; }
+  pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }
+  .small { font-size: 12px; color: #555; }
+"""
+
+SCRIPT = """
+const base = {base};
+const variants = {variants};
+const pick = (id) => document.getElementById(id);
+function key() {{ return [pick("indicator").value, pick("group").value, pick("view").value].join("|"); }}
+function compose(k) {{ return Object.assign({{}}, base, {{layers: base.layers.concat(variants[k].layers)}}); }}
+const deckInstance = createDeck({{container: pick("deck-container"), jsonInput: compose(key()), tooltip: {tooltip}}});
+function show() {{
+  const k = key();
+  updateDeck(compose(k), deckInstance);
+  pick("map-title").textContent = variants[k].title;
+  pick("legend").innerHTML = variants[k].legend;
+}}
+["indicator", "group", "view"].forEach((id) => pick(id).addEventListener("change", show));
+show();
+"""
+
+
+def _percent(value: float | None) -> str:
+    return "hidden" if value is None else f"{value:.0%}"
+
+
+def _count(value: Any) -> str:
+    return "fewer than k" if value == "suppressed" else f"{value:,}"
+
+
+def _change(before: float | None, after: float | None) -> tuple[str, str]:
+    if before is None or after is None:
+        return "", ""
+    points = (after - before) * 100
+    return f"{points:+.1f} pp", ("gain" if points >= 0.05 else "loss" if points <= -0.05 else "")
+
+
+def _gini(row: dict) -> str:
+    before, after = row["gini"]["baseline"], row["gini"]["scenario"]
+    return "" if before is None or after is None else f"{before:.3f} &rarr; {after:.3f}"
+
+
+def equity_table(summary: dict, key: str) -> str:
+    """Per group: reach before and after, households better and worse off, Gini before and after."""
+    rows = []
+    for group, row in summary["indicators"][key]["groups"].items():
+        before, after = row["share_reaching"]["baseline"], row["share_reaching"]["scenario"]
+        change, css = _change(before, after)
+        rows.append(
+            f"<tr><td>{html.escape(words.group(group))}</td><td>{_percent(before)}</td><td>{_percent(after)}</td>"
+            f'<td class="{css}">{change}</td><td class="gain">{_count(row["gaining"])}</td>'
+            f'<td class="loss">{_count(row["losing"])}</td><td>{_count(row["unchanged"])}</td>'
+            f'<td>{_count(row["displaced"])}</td><td>{_count(row["new"])}</td><td>{_gini(row)}</td></tr>')
+    head = ("<tr><th>group</th><th>reach today</th><th>reach with the scenario</th><th>change</th>"
+            "<th>households better off</th><th>worse off</th><th>unchanged</th><th>displaced</th><th>new</th>"
+            "<th>Gini (0 = equal)</th></tr>")
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
+def headline(summary: dict, key: str) -> str:
+    """One sentence for the most affected group of an indicator."""
+    groups = summary["indicators"][key]["groups"]
+    what = summary["indicators"][key]["what"]
+    moved = {g: (r["share_reaching"]["scenario"] or 0) - (r["share_reaching"]["baseline"] or 0)
+             for g, r in groups.items()}
+    group = max(moved, key=lambda g: abs(moved[g]))
+    row = groups[group]
+    return (f"{words.group(group).capitalize()}: {_percent(row['share_reaching']['baseline'])} reach today, "
+            f"{_percent(row['share_reaching']['scenario'])} with the scenario ({what}); "
+            f"{_count(row['gaining'])} households better off, {_count(row['losing'])} worse off.")
+
+
+def _options(values: list[tuple[str, str]], chosen: str) -> str:
+    return "".join(f'<option value="{html.escape(v)}"{" selected" if v == chosen else ""}>{html.escape(label)}'
+                   f"</option>" for v, label in values)
+
+
+def render_report(run: Run) -> str:
+    """The report page: everything escaped, deck.gl inlined, nothing loaded from the network."""
+    summary = run.summary()
+    keys = list(run.indicators)
+    groups = [str(g) for g in run.indicators[keys[0]]["group"].to_numpy()]
+    variants = {}
+    for key in keys:
+        for group in groups:
+            for view in VIEWS:
+                zone_map = scenario_map(run, key, group=group, view=view)
+                variants[f"{key}|{group}|{view}"] = {"layers": zone_map.layers_json(), "title": zone_map.title,
+                                                     "legend": zone_map.legend_html()}
+    import pydeck as pdk
+
+    base = json.loads(pdk.Deck(layers=base_layers(run.twin), initial_view_state=view_state(run.twin),
+                               map_provider=None, map_style=None).to_json())
+    script = SCRIPT.format(base=script_json(json.dumps(base)), variants=script_json(json.dumps(variants)),
+                           tooltip=json.dumps(TOOLTIP))
+    indicator_options = _options([(k, summary["indicators"][k]["what"]) for k in keys], keys[0])
+    group_options = _options([(g, words.group(g)) for g in groups], "elderly" if "elderly" in groups else groups[0])
+    view_options = _options([("change", "change"), ("baseline", "today"), ("scenario", "with the scenario")],
+                            "change")
+    changes = "".join(f"<li>{html.escape(note)}</li>" for note in summary["interventions"]) or "<li>none</li>"
+    sections = "".join(f"<h3>{html.escape(summary['indicators'][k]['what'])}</h3>"
+                       f"<p>{html.escape(headline(summary, k))}</p>{equity_table(summary, k)}" for k in keys)
+    source = (run.scenario.source.read_text(encoding="utf-8") if run.scenario.source is not None
+              else yaml.safe_dump(run.scenario.model_dump(mode="json", exclude_none=True), sort_keys=False))
+    data = "; ".join(html.escape(c) for c in credits(run.baseline))
+    title = html.escape(run.name)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}: scenario report</title><style>{STYLE}</style><script>{bundle()}</script></head>
+<body><main>
+<h1>What if: {title}</h1>
+<p class="lead">{html.escape(run.scenario.description)}</p>
+<p class="small">Twin: {html.escape(run.baseline.name)} (fingerprint {run.baseline.fingerprint()}); seed
+{run.scenario.seed}; zones with fewer than {run.k} households of a group are hidden in every map and table.</p>
+<h2>What changes</h2><ul>{changes}</ul>
+<h2>Who gains and who loses</h2>{sections}
+<h2>Maps</h2>
+<div class="controls">Indicator <select id="indicator">{indicator_options}</select>
+Group <select id="group">{group_options}</select> Show <select id="view">{view_options}</select></div>
+<div id="map-wrap"><div id="deck-container"></div><div id="map-title" class="panel"></div>
+<div id="legend" class="panel"></div></div>
+<p class="small">Hover a zone for its numbers. Magenta outlines: what the scenario changes. Blue is better, red
+is worse. Households are synthetic.</p>
+<h2>The scenario file</h2><pre>{html.escape(source)}</pre>
+<h2>Data</h2><p class="small">{data}</p>
+</main><script>{script}</script></body></html>
+"""
