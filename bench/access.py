@@ -332,8 +332,8 @@ def run_case(name: str, build: Callable[[], City], bench: Bench, *, nx_max: int,
     now_mb, peak_mb = rss_mb()
     if exact_peak:
         print(f"memory: city + CSR graph +{loaded_mb - base_mb:,.0f} MB over {base_mb:,.0f} MB resident; "
-              f"peak while our searches ran {peak_mb:,.0f} MB (+{peak_mb - loaded_mb:,.0f} MB of search workspace "
-              f"and results)", flush=True)
+              f"peak while ours ran {peak_mb:,.0f} MB (+{peak_mb - loaded_mb:,.0f} MB: search workspaces, the results "
+              f"kept for the checks, edited weight copies)", flush=True)
     else:
         print(f"memory: peak RSS after ours {peak_rss_mb():,.0f} MB (whole process so far)", flush=True)
     matrix = csr_matrix((graph.weights, graph.indices, graph.indptr), shape=(n, n))

@@ -1,13 +1,25 @@
 """sandbox: what-if scenarios on an urban digital twin, with the people in it."""
 
+__version__ = "0.1.0"  # before the imports below: export.py records it in manifests
+
 from ._errors import DataError, SandboxError, ScenarioError, TwinError
 from .build import PopulationGrid, build_twin
 from .catalog import load_twin
+from .scenarios.load import load_scenario
 from .twin import Twin, read_twin, save_twin
 
-__version__ = "0.1.0"
 
 __all__ = [
-    "DataError", "PopulationGrid", "SandboxError", "ScenarioError", "Twin", "TwinError", "__version__",
-    "build_twin", "load_twin", "read_twin", "save_twin",
+    "DataError", "PopulationGrid", "Run", "SandboxError", "ScenarioError", "Twin", "TwinError", "__version__",
+    "build_twin", "load_scenario", "load_twin", "read_twin", "run_scenario", "save_twin",
 ]
+
+
+def __getattr__(name: str):
+    """Scenario runs pull in the compiled routing engine (numba): load them on first use, keeping
+    ``import sandbox`` quick for loading and looking at twins."""
+    if name in ("Run", "run_scenario"):
+        from . import run
+
+        return getattr(run, name)
+    raise AttributeError(f"module 'sandbox' has no attribute '{name}'")

@@ -14,6 +14,7 @@ import xarray as xr
 from . import routing
 from ._errors import TwinError
 from .network import CompiledNetwork, Entries, compile_network, snap_points, snap_polygons
+from .layers import FACILITY_KINDS
 from .twin import GROUP_COLUMNS, Twin
 
 DEFAULT_GROUPS = ("all", *GROUP_COLUMNS)
@@ -26,11 +27,17 @@ MEASURES = ("nearest", "within", "supply")
 # --- destinations and groups ------------------------------------------------------------------------------------
 
 
+FACILITY_KIND_NAMES = sorted(set(FACILITY_KINDS.values()))
+TRANSIT_MODE_NAMES = ["bus", "ferry", "metro", "rail", "tram"]
+
+
 def destination_names(twin: Twin) -> list[str]:
-    """What ``to=`` accepts: destination layers, facility kinds and transit modes."""
-    kinds = sorted(set(twin.layers["facilities"]["kind"])) if "facilities" in twin.layers else []
-    modes = sorted(set(twin.layers["transit_stops"]["mode"])) if "transit_stops" in twin.layers else []
-    return ["parks", "transit_stops", "facilities", *kinds, *modes]
+    """What ``to=`` accepts: destination layers, facility kinds and transit modes (the usual ones even when the
+    twin has none, so that closing the last clinic leaves 'care' meaning nothing reachable, not an error)."""
+    kinds = set(FACILITY_KIND_NAMES) | set(twin.layers["facilities"]["kind"] if "facilities" in twin.layers else [])
+    modes = set(TRANSIT_MODE_NAMES) | set(twin.layers["transit_stops"]["mode"]
+                                          if "transit_stops" in twin.layers else [])
+    return ["parks", "transit_stops", "facilities", *sorted(kinds), *sorted(modes)]
 
 
 def destinations(twin: Twin, to: str) -> gpd.GeoDataFrame:
@@ -39,10 +46,10 @@ def destinations(twin: Twin, to: str) -> gpd.GeoDataFrame:
     if to in twin.layers and to in (*POINT_LAYERS, *AREA_LAYERS):
         return twin.layers[to]
     facilities = twin.layers.get("facilities")
-    if facilities is not None and to in set(facilities["kind"]):
+    if facilities is not None and to in set(facilities["kind"]) | set(FACILITY_KIND_NAMES):
         return facilities[facilities["kind"] == to]
     stops = twin.layers.get("transit_stops")
-    if stops is not None and to in set(stops["mode"]):
+    if stops is not None and to in set(stops["mode"]) | set(TRANSIT_MODE_NAMES):
         return stops[stops["mode"] == to]
     raise TwinError(f"to: unknown destination '{to}'; expected one of {', '.join(destination_names(twin))}")
 
@@ -125,7 +132,8 @@ def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float]
     dist, which = routing.nearest(search.graph, search.source_ids)
     time_s = dist[search.household_nodes]
     source = which[search.household_nodes]
-    nearest_id = np.where(source >= 0, search.features.index.to_numpy()[np.maximum(source, 0)], -1)
+    ids = np.append(search.features.index.to_numpy(), -1)  # position -1 (unreached) reads the final -1
+    nearest_id = ids[np.where(source >= 0, source, len(ids) - 1)]
     reaching = time_s[None, :] <= np.asarray(minutes, dtype=float)[:, None] * 60
     ds = _base(twin, groups, minutes, measure="nearest", to=to, mode=mode)
     ds["travel_time_s"] = ("household", time_s, {"units": "s", "long_name": f"travel time to the nearest {to}"})
@@ -199,8 +207,6 @@ class _Search:
     def __init__(self, twin: Twin, to: str, mode: str) -> None:
         net = _network(twin, mode)
         self.features = destinations(twin, to)
-        if self.features.empty:
-            raise TwinError(f"to: the twin has no '{to}'; choose another destination")
         factors = twin.travel_time_factors(mode)
         homes, home_of = _home_entries(net, twin.households, factors)
         destination_entries = _entries(net, self.features, arrive=True, factors=factors)
@@ -313,6 +319,8 @@ def _base(twin: Twin, groups: Sequence[str], minutes: Sequence[float], *, measur
         attrs={"measure": measure, "to": to, "mode": mode, "twin": twin.name, "twin_fingerprint": twin.fingerprint()},
     )
     ds["residents"] = _zonal(ds, np.ones(len(households)), "sum", units="persons", long_name="residents of the group")
+    ds["group_residents"] = (("group",), weight.sum(axis=1), {"units": "persons",
+                                                               "long_name": "residents of the group in the twin"})
     ds["households"] = _zonal(ds, np.ones(len(households)), "count", units="households",
                               long_name="households with members of the group")
     return ds

@@ -18,7 +18,7 @@ from ._errors import SandboxError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Urban digital-twin scenario sandbox: what-if scenarios, accessibility, floods.")
-console = Console()
+console = Console(soft_wrap=True)
 errors = Console(stderr=True)
 
 
@@ -30,7 +30,7 @@ def user_errors(command: Callable) -> Callable:
         try:
             return command(*args, **kwargs)
         except SandboxError as exc:
-            print(f"error: {exc}", file=sys.stderr)
+            _print_problems(exc)
             raise typer.Exit(2) from None
 
     return wrapper
@@ -160,3 +160,76 @@ def access(
     console.print(f"{share:.0%} of {words.group(group)} reach {words.destination(to)} within {min(minutes):g} "
                   f"minutes {words.mode(mode)}")
     console.print(f"wrote {folder}/access.html, access.gpkg, access.csv")
+
+
+def _print_problems(error: SandboxError) -> None:
+    for line in getattr(error, "problems", None) or str(error).splitlines():
+        print(f"error: {line}", file=sys.stderr)
+
+
+@app.command()
+def check(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
+    """Validate scenarios and dry-run their interventions on the twin, without computing indicators."""
+    from .catalog import load_twin
+    from .run import _indicator_problems, _twin_reference
+    from .scenarios.interventions import check_scenario
+    from .scenarios.load import load_scenario
+
+    failed = False
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+            twin = load_twin(_twin_reference(scenario))
+            checked = check_scenario(scenario, twin)
+            problems = checked.problems + _indicator_problems(scenario, twin, checked.twin)
+        except SandboxError as exc:
+            _print_problems(exc)
+            failed = True
+            continue
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        failed |= bool(problems)
+        status = "problems" if problems else "ok"
+        console.print(f"[bold]{path}[/bold]: {status}: {len(scenario.interventions)} intervention(s), "
+                      f"{len(scenario.indicators)} indicator(s)", markup=True)
+        for note in checked.notes:
+            console.print(f"  {note}", markup=False)
+    if failed:
+        raise typer.Exit(2)
+
+
+@app.command()
+def run(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    out: Annotated[Path, typer.Option(help="Folder for run folders (one per scenario, named after it).")] = Path("runs"),
+    allow_microdata: Annotated[bool, typer.Option("--allow-microdata",
+                                                  help="Also write household-level values.")] = False,
+) -> None:
+    """Run scenarios: writes <out>/<name>/ with report.html, layers.gpkg, results.nc, indicators.csv,
+    summary.json and manifest.json."""
+    from .run import run_scenario
+    from .scenarios.load import load_scenario
+
+    failed = False
+    for path in files:
+        try:
+            scenario = load_scenario(path)
+            with errors.status(f"running {scenario.name}...") as status:
+                result = run_scenario(scenario, progress=_progress(status))
+                folder = result.write(out / scenario.name, allow_microdata=allow_microdata or None)
+        except SandboxError as exc:
+            _print_problems(exc)
+            failed = True
+            continue
+        console.print(f"[bold]{scenario.name}[/bold]: wrote {folder}/report.html")
+        for key, item in result.summary()["indicators"].items():
+            console.print(f"  {item['what']}", markup=False)
+            for group, row in item["groups"].items():
+                before, after = row["share_reaching"]["baseline"], row["share_reaching"]["scenario"]
+                reach = "" if before is None or after is None else f"reach {before:.0%} -> {after:.0%}; "
+                gaining, losing = (f"fewer than {result.k}" if n == "suppressed" else n
+                                   for n in (row["gaining"], row["losing"]))
+                console.print(f"    {words.group(group)}: {reach}{gaining} households better off, {losing} worse off",
+                              markup=False)
+    if failed:
+        raise typer.Exit(2)

@@ -56,8 +56,14 @@ def compare(baseline: xr.Dataset, scenario: xr.Dataset, *, name: str) -> xr.Data
     return stacked
 
 
+# Changes below these count as unchanged: a second of travel, a thousandth of a share of supply.
+TOLERANCE = {"nearest": (1.0, 0.0), "within": (1e-9, 0.0), "supply": (0.0, 1e-3)}  # (absolute, relative)
+
+
 def equity_counts(baseline: xr.Dataset, scenario: xr.Dataset) -> dict[str, np.ndarray]:
-    """Per group: households whose value got better, worse or stayed (to 1e-9), plus displaced and new ones."""
+    """Per group: households whose value got better or worse beyond :data:`TOLERANCE`, or stayed, plus displaced
+    and new ones."""
+    absolute, relative = TOLERANCE[baseline.attrs["measure"]]
     before, higher_is_better = household_values(baseline)
     after, _ = household_values(scenario)
     ids_before = baseline["household"].to_numpy()
@@ -73,8 +79,8 @@ def equity_counts(baseline: xr.Dataset, scenario: xr.Dataset) -> dict[str, np.nd
         with np.errstate(invalid="ignore"):
             delta = np.where(np.isinf(a) & np.isinf(b), 0.0, a - b)
         delta = np.nan_to_num(delta, nan=0.0)
-        better = delta > 1e-9 * np.maximum(1, np.abs(np.nan_to_num(b, posinf=0)))
-        worse = delta < -1e-9 * np.maximum(1, np.abs(np.nan_to_num(b, posinf=0)))
+        limit = np.maximum(absolute, relative * np.abs(np.nan_to_num(b, posinf=0))) + 1e-12
+        better, worse = delta > limit, delta < -limit
         if not higher_is_better:
             better, worse = worse, better
         counts["gaining"].append(int(better.sum()))
@@ -94,6 +100,6 @@ def publishable(compared: xr.Dataset, *, households: xr.DataArray | None = None,
     change alike when either side has fewer than ``k`` households; area-wide counts below ``k`` are hidden too."""
     households = compared["households"].max("scenario") if households is None else households
     safe = suppress(compared, k=k, households=households)
-    for what in EQUITY:
+    for what in (*EQUITY, "group_residents"):
         safe[what] = safe[what].where((safe[what] >= k) | (safe[what] == 0))
     return safe

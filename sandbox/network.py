@@ -253,20 +253,24 @@ def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, s
     A point reaches the edges within ``slack_m`` of its nearest edge: it walks straight to the edge (at walking
     speed), then along it to the edge's head node (to its tail node when ``arrive``: coming from the network to
     the point). Several candidates let the search pick the entry that suits each trip, so a courtyard path does
-    not force a detour. ``factors`` multiply edge travel times as in ``Twin.edge_factors``; closed edges (``inf``)
-    are not joined.
+    not force a detour. ``factors`` multiply edge travel times as in ``Twin.edge_factors``: closed edges (``inf``)
+    drop out of the candidates chosen on the whole network, so a closure can only take entries away (a point
+    whose every candidate is closed joins the nearest open streets).
     """
     points = shapely.points(np.asarray(xy, dtype="float64").reshape(-1, 2))
     if len(points) == 0:
         return Entries(np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0), 0)
     time_s = net.time_s if factors is None else net.time_s * factors
-    tree, open_edges = net.tree, np.arange(len(net.geometry))
-    if np.isinf(time_s).any():
+    point, edge = _candidates(net.tree, points, slack_m)
+    is_open = np.isfinite(time_s[edge])
+    point, edge = point[is_open], edge[is_open]
+    stranded = np.setdiff1d(np.arange(len(points)), point)
+    if len(stranded) and np.isfinite(time_s).any():
+        # Every nearby street is closed: join the nearest open ones instead.
         open_edges = np.flatnonzero(np.isfinite(time_s))
-        tree = shapely.STRtree(net.geometry[open_edges])
-    _, nearest_m = tree.query_nearest(points, return_distance=True, all_matches=False)
-    point, candidate = tree.query(points, predicate="dwithin", distance=nearest_m + slack_m)
-    edge = open_edges[candidate]
+        extra_point, extra = _candidates(shapely.STRtree(net.geometry[open_edges]), points[stranded], slack_m)
+        point = np.concatenate([point, stranded[extra_point]])
+        edge = np.concatenate([edge, open_edges[extra]])
     lines, at = net.geometry[edge], points[point]
     along = shapely.line_locate_point(lines, at) / np.maximum(shapely.length(lines), 1e-9)
     leg_s = shapely.distance(lines, at) / net.access_mps
@@ -275,6 +279,12 @@ def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, s
     else:
         node, cost = net.edge_v[edge], leg_s + (1.0 - along) * time_s[edge]
     return _cheapest(point, node, cost, len(points))
+
+
+def _candidates(tree: shapely.STRtree, points: np.ndarray, slack_m: float) -> tuple[np.ndarray, np.ndarray]:
+    """(point, edge) pairs: every edge within ``slack_m`` of the point's nearest edge."""
+    _, nearest_m = tree.query_nearest(points, return_distance=True, all_matches=False)
+    return tree.query(points, predicate="dwithin", distance=nearest_m + slack_m)
 
 
 def snap_polygons(net: CompiledNetwork, polygons: gpd.GeoSeries, *, arrive: bool = True,

@@ -82,10 +82,12 @@ def equity_table(summary: dict, key: str) -> str:
             f"<tr><td>{html.escape(words.group(group))}</td><td>{_percent(before)}</td><td>{_percent(after)}</td>"
             f'<td class="{css}">{change}</td><td class="gain">{_count(row["gaining"])}</td>'
             f'<td class="loss">{_count(row["losing"])}</td><td>{_count(row["unchanged"])}</td>'
-            f'<td>{_count(row["displaced"])}</td><td>{_count(row["new"])}</td><td>{_gini(row)}</td></tr>')
+            f'<td>{_count(row["displaced"])}</td><td>{_count(row["new"])}</td>'
+            f'<td>{_count(row["residents_not_reaching"]["baseline"])} &rarr; '
+            f'{_count(row["residents_not_reaching"]["scenario"])}</td><td>{_gini(row)}</td></tr>')
     head = ("<tr><th>group</th><th>reach today</th><th>reach with the scenario</th><th>change</th>"
             "<th>households better off</th><th>worse off</th><th>unchanged</th><th>displaced</th><th>new</th>"
-            "<th>Gini (0 = equal)</th></tr>")
+            "<th>residents not reaching</th><th>Gini (0 = equal)</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 

@@ -125,6 +125,10 @@ class Run:
                     share = share.isel(minutes=0)
                 row["share_reaching"] = {BASELINE: _round(share.sel(scenario=BASELINE)),
                                          "scenario": _round(share.sel(scenario=self.name))}
+                residents = safe["group_residents"].sel(group=group)
+                row["residents_not_reaching"] = {
+                    side: _count(((1 - share) * residents).sel(scenario=label).round())
+                    for side, label in ((BASELINE, BASELINE), ("scenario", self.name))}
                 row["gini"] = {BASELINE: _round(_first(safe["gini"].sel(group=group, scenario=BASELINE))),
                                "scenario": _round(_first(safe["gini"].sel(group=group, scenario=self.name)))}
                 per_group[str(group)] = row

@@ -61,10 +61,10 @@ def to_twin(geometry: shapely.Geometry, twin: Twin) -> shapely.Geometry:
     return gpd.GeoSeries([geometry], crs=4326).to_crs(twin.crs).iloc[0]
 
 
-def outside_twin(geometry: shapely.Geometry, twin: Twin) -> str | None:
-    """A problem text when a twin-CRS geometry misses the twin's extent."""
+def outside_twin(geometry: shapely.Geometry, twin: Twin, *, margin_m: float = 50.0) -> str | None:
+    """A problem text when a twin-CRS geometry misses the twin's extent (give or take ``margin_m``)."""
     extent = shapely.box(*twin.extent)
-    if geometry.intersects(extent):
+    if geometry.intersects(extent.buffer(margin_m, join_style="mitre")):
         return None
     left, bottom, right, top = gpd.GeoSeries([extent], crs=twin.crs).to_crs(4326).total_bounds
     return (f"lies outside the twin; expected a place within lon {left:.4f}..{right:.4f}, "
@@ -339,7 +339,7 @@ class CloseFacility:
 class CloseStreets:
     @staticmethod
     def edges(twin: Twin, spec: s.CloseStreets, ctx: Context, mode: str) -> np.ndarray:
-        """Flags of the mode's edges (graph order) that the closure covers."""
+        """Flags of the mode's edges (graph order) that the closure covers: half their length or 20 m inside."""
         graph = twin.networks[mode]
         if spec.osm_ids is not None:
             wanted = set(spec.osm_ids)
@@ -347,7 +347,11 @@ class CloseStreets:
         shape = to_twin(spec.line_shape(), twin).buffer(spec.buffer_m) if spec.line is not None \
             else to_twin(spec.shape(ctx.base_dir), twin)
         lines = np.array([d["geometry"] for *_, d in graph.edges(data=True)], dtype=object)
-        return shapely.intersects(lines, shape) if len(lines) else np.zeros(0, bool)
+        if not len(lines):
+            return np.zeros(0, bool)
+        # Streets that run through the closure, not those that merely touch it at a corner.
+        inside = shapely.length(shapely.intersection(lines, shape))
+        return inside >= np.minimum(0.5 * shapely.length(lines), 20.0)
 
     @staticmethod
     def check(twin: Twin, spec: s.CloseStreets, ctx: Context) -> Outcome:

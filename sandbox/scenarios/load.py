@@ -92,7 +92,7 @@ def parse_scenario(text: str, *, source: str | Path = "<string>", base_dir: Path
     data, lines, problems = _read_yaml(text.removeprefix("\ufeff"), where)
     scenario = None
     try:
-        scenario = Scenario.model_validate(data, context={"base_dir": base_dir,
+        scenario = Scenario.model_validate(data, context={"base_dir": base_dir, "lines": lines,
                                                           "source": Path(source) if is_file else None})
     except ValidationError as exc:
         problems += [_explain(error, data, lines) for error in exc.errors(include_url=False)]

@@ -7,7 +7,8 @@ from typing import Annotated, Any, Literal, Union
 
 import shapely
 import shapely.geometry
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, PrivateAttr, StrictInt, ValidationInfo, field_validator,
+                      model_validator)
 
 MODES = ("walk", "bike", "drive")
 Mode = Literal["walk", "bike", "drive"]
@@ -17,7 +18,7 @@ HOUSEHOLD_KINDS = ("elderly_alone", "elderly_couple", "family", "other")
 class Model(BaseModel):
     """Every part of a scenario: unknown keys are errors, so a typo never silently does nothing."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 def _lonlat(value: tuple[float, float]) -> tuple[float, float]:
@@ -110,6 +111,8 @@ def read_area_file(name: str, base_dir: Path | None) -> shapely.Geometry:
     geometry = shapely.union_all(frame.to_crs(4326).geometry.values)
     if geometry.geom_type not in POLYGONS:
         raise ValueError(f"'{name}' holds a {geometry.geom_type}; expected polygons")
+    if geometry.is_empty or not geometry.is_valid:
+        raise ValueError(f"'{name}' holds an empty or invalid polygon ({shapely.is_valid_reason(geometry)})")
     return geometry
 
 
@@ -122,9 +125,9 @@ class AddHousing(Located):
     type: Literal["add_housing"]
     name: str = "new housing"
     at: LonLat | None = None
-    households: int | None = Field(default=None, gt=0, le=100_000)
+    households: StrictInt | None = Field(default=None, gt=0, le=100_000)
     floor_area_m2: float | None = Field(default=None, gt=0)
-    levels: int = Field(default=4, ge=1, le=100)
+    levels: StrictInt = Field(default=4, ge=1, le=100)
     composition: dict[Literal["elderly_alone", "elderly_couple", "family", "other"], float] = \
         Field(default_factory=lambda: {"other": 1.0})
 
@@ -146,7 +149,7 @@ class RemoveBuildings(Located):
     """Demolition: buildings in ``area`` or with the given ``ids``; their households are displaced."""
 
     type: Literal["remove_buildings"]
-    ids: list[int] | None = None
+    ids: list[StrictInt] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _complete(self) -> RemoveBuildings:
@@ -172,8 +175,8 @@ class RemovePark(Located):
     """Parks lost: by ``ids``, ``names``, or those mostly inside ``area``."""
 
     type: Literal["remove_park"]
-    ids: list[int] | None = None
-    names: list[str] | None = None
+    ids: list[StrictInt] | None = Field(default=None, min_length=1)
+    names: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _complete(self) -> RemovePark:
@@ -201,8 +204,8 @@ class CloseFacility(Model):
     """Facilities closed, by ``ids`` (facility_id) or ``names``."""
 
     type: Literal["close_facility"]
-    ids: list[int] | None = None
-    names: list[str] | None = None
+    ids: list[StrictInt] | None = Field(default=None, min_length=1)
+    names: list[str] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _complete(self) -> CloseFacility:
@@ -218,7 +221,7 @@ class CloseStreets(Located):
     name: str = "street closure"
     line: dict[str, Any] | None = None
     buffer_m: float = Field(default=15.0, gt=0, le=1000)
-    osm_ids: list[int] | None = None
+    osm_ids: list[StrictInt] | None = Field(default=None, min_length=1)
     modes: list[Mode] = Field(default_factory=lambda: list(MODES), min_length=1)
     speed_factor: float | None = Field(default=None, gt=0, le=1)
 
@@ -271,7 +274,7 @@ class AgePopulation(Model):
     """The same households, ``years`` older (no births, deaths or moves)."""
 
     type: Literal["age_population"]
-    years: int = Field(ge=1, le=50)
+    years: StrictInt = Field(ge=1, le=50)
 
 
 Intervention = Annotated[
@@ -315,7 +318,7 @@ class Indicator(Model):
 
 
 class Outputs(Model):
-    k: int = Field(default=5, ge=1, description="hide zones with fewer households than this")
+    k: StrictInt = Field(default=5, ge=1, description="hide zones with fewer households than this")
     allow_microdata: bool = False
 
 
@@ -332,7 +335,7 @@ class Scenario(Model):
                       description="lowercase letters, digits, - and _; names the run folder")
     description: str = ""
     twin: str = "helsinki"
-    seed: int = Field(default=0, ge=0)
+    seed: StrictInt = Field(default=0, ge=0)
     interventions: list[Intervention] = Field(default_factory=list)
     indicators: list[Indicator] = Field(default_factory=_default_indicators, min_length=1)
     groups: list[str] = Field(default_factory=lambda: ["all", "elderly", "elderly_alone", "children"],
@@ -351,6 +354,7 @@ class Scenario(Model):
         context = info.context or {}
         self._base_dir = context.get("base_dir")
         self._source = context.get("source")
+        self._lines = dict(context.get("lines") or {})
         return self
 
     @property

@@ -1,0 +1,230 @@
+"""Scenario runs: interventions on the tiny twin with known effects, run folders, privacy, determinism, and every
+example scenario on the embedded default."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pytest
+import shapely
+import xarray as xr
+from typer.testing import CliRunner
+
+from sandbox import ScenarioError, run_scenario
+from sandbox.cli import app
+from sandbox.scenarios.load import load_scenario, parse_scenario
+from tests.tiny import node_xy, tiny_twin
+
+SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
+runner = CliRunner()
+
+
+def lonlat(x: float, y: float) -> list[float]:
+    point = gpd.GeoSeries([shapely.Point(x, y)], crs="EPSG:3067").to_crs(4326).iloc[0]
+    return [round(point.x, 7), round(point.y, 7)]
+
+
+def square(col: float, row: float, half_m: float) -> str:
+    x, y = node_xy(0, 0)
+    x, y = x + col * 100, y + row * 100
+    ring = [lonlat(x - half_m, y - half_m), lonlat(x + half_m, y - half_m), lonlat(x + half_m, y + half_m),
+            lonlat(x - half_m, y + half_m), lonlat(x - half_m, y - half_m)]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
+
+
+def scenario(interventions: str, indicators: str = "[{measure: nearest, to: care, minutes: [5]}]",
+             groups: str = "[all, elderly]", k: int = 1):
+    return parse_scenario(f"""
+schema_version: 1
+name: tiny-test
+twin: tiny
+seed: 3
+interventions: {interventions}
+indicators: {indicators}
+groups: {groups}
+outputs: {{k: {k}}}
+""")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_twin()
+
+
+def test_closing_a_clinic_and_opening_another(tiny):
+    spec = scenario(f"""
+  - {{type: close_facility, names: [Clinic]}}
+  - {{type: add_facility, kind: care, name: New clinic, at: {lonlat(*node_xy(3, 3))}}}""")
+    run = run_scenario(spec, twin=tiny)
+    before, after = run.households["nearest-care-walk"]
+    assert before["travel_time_s"].to_numpy() * 1.2 == pytest.approx([300, 300, 600, 100])
+    assert after["travel_time_s"].to_numpy() * 1.2 == pytest.approx([300, 300, 0, 500], abs=0.05)  # lon/lat: mm
+    counts = run.indicators["nearest-care-walk"][["gaining", "losing", "unchanged"]].sel(group="all")
+    assert (int(counts["gaining"]), int(counts["losing"]), int(counts["unchanged"])) == (1, 1, 2)
+    assert run.twin.layers["facilities"]["name"].tolist() == ["New clinic"]
+    assert tiny.layers["facilities"]["name"].tolist() == ["Clinic"]  # the baseline is untouched
+
+
+def test_street_closure_only_makes_walks_longer(tiny):
+    west_street = json.dumps({"type": "LineString", "coordinates": [lonlat(*node_xy(0, 0)),
+                                                                    lonlat(*node_xy(0, 1))]})
+    spec = scenario(f"[{{type: close_streets, line: {west_street}, buffer_m: 5, modes: [walk]}}]")
+    baseline_print = tiny.fingerprint()
+    run = run_scenario(spec, twin=tiny)
+    before, after = (ds["travel_time_s"].to_numpy() for ds in run.households["nearest-care-walk"])
+    assert after[0] * 1.2 == pytest.approx(500)  # round the closed block
+    assert (after >= before - 1e-9).all()
+    assert int(run.indicators["nearest-care-walk"]["losing"].sel(group="all")) == 1
+    assert np.isinf(run.twin.travel_time_factors("walk")).sum() >= 2
+    assert tiny.fingerprint() == baseline_print
+    assert set(run.changes["change"]) == {"walk street closed"}
+
+
+def test_slowing_streets_is_a_speed_factor(tiny):
+    west_street = json.dumps({"type": "LineString", "coordinates": [lonlat(*node_xy(0, 1)),
+                                                                    lonlat(*node_xy(0, 2))]})
+    spec = scenario(f"[{{type: close_streets, line: {west_street}, buffer_m: 5, speed_factor: 0.5, "
+                    "modes: [walk]}]")
+    run = run_scenario(spec, twin=tiny)
+    after = run.households["nearest-care-walk"][1]["travel_time_s"].to_numpy()
+    assert after[0] * 1.2 == pytest.approx(400)  # 100 m at half speed counts as 200 m
+
+
+def test_new_housing_adds_households_and_demolition_displaces_them(tiny):
+    spec = scenario(f"""
+  - {{type: remove_buildings, ids: [1]}}
+  - {{type: add_housing, area: {square(1.5, 1.5, 20)}, households: 10, levels: 2,
+      composition: {{elderly_alone: 0.5, family: 0.5}}}}""")
+    run = run_scenario(spec, twin=tiny)
+    households = run.twin.households
+    assert len(households) == 4 - 1 + 10
+    new = households.iloc[3:]
+    assert new["elderly_alone"].sum() == 5 and new["children"].sum() == 5
+    assert (new["building_id"] == 4).all()
+    counts = run.indicators["nearest-care-walk"].sel(group="all")
+    assert int(counts["displaced"]) == 1 and int(counts["new"]) == 10
+    assert run.summary()["effects"]["displaced_households"] == 1
+    assert run.twin.layers["buildings"].loc[4, "floor_area_m2"] == pytest.approx(1600 * 2, rel=1e-3)
+
+
+def test_parks_stops_lines_and_ageing(tiny):
+    spec = scenario(f"""
+  - {{type: add_park, name: Corner park, area: {square(0.5, 0.5, 30)}}}
+  - {{type: remove_park, names: [Block park]}}
+  - {{type: add_transit_line, name: Line 9, headway_min: 6, stops: [{{at: {lonlat(*node_xy(0, 3))}, name: A}},
+      {{at: {lonlat(*node_xy(3, 0))}, name: B}}]}}
+  - {{type: age_population, years: 10}}""",
+                    indicators="[{measure: nearest, to: parks}, {measure: nearest, to: tram, minutes: [1]}]")
+    run = run_scenario(spec, twin=tiny)
+    assert run.twin.layers["parks"]["name"].tolist() == ["Corner park"]
+    stops = run.twin.layers["transit_stops"]
+    assert stops["headway_min"].tolist()[1:] == [6.0, 6.0] and stops["line"].tolist()[1:] == ["Line 9"] * 2
+    tram = run.households["nearest-tram-walk"][1]["travel_time_s"].to_numpy()
+    assert tram[0] == pytest.approx(0, abs=0.05) and tram[1] == pytest.approx(0, abs=0.05)
+    ages = run.twin.households["ages"].tolist()
+    assert ages == ["91", "51 49 18 15", "80 82", "40 41"]
+    assert run.twin.households["n_children"].tolist() == [0, 1, 0, 0]  # the 8-year-old is 18 now
+
+
+def test_problems_are_reported_together_with_file_lines(tmp_path, tiny):
+    path = tmp_path / "bad.yaml"
+    path.write_text(f"""schema_version: 1
+name: bad
+twin: tiny
+interventions:
+  - type: close_facility
+    names: [Nowhere]
+  - type: add_park
+    area: {square(40, 40, 10)}
+indicators:
+  - {{measure: nearest, to: spa}}
+groups: [all, pensioners]
+""")
+    with pytest.raises(ScenarioError) as caught:
+        run_scenario(load_scenario(path), twin=tiny)
+    problems = caught.value.problems
+    assert len(problems) == 4
+    assert problems[0].startswith(f"{path}:5: interventions[0]: names: no facility named 'Nowhere'")
+    assert problems[1].startswith(f"{path}:7: interventions[1]: area lies outside the twin")
+    assert problems[2].startswith(f"{path}:10: indicators[0].to: unknown destination 'spa'")
+    assert problems[3].startswith(f"{path}:11: groups[1]: unknown 'pensioners'")
+
+
+def test_run_folder_is_complete_private_and_written_atomically(tiny, tmp_path, monkeypatch):
+    spec = scenario("[{type: close_facility, names: [Clinic]}]", k=2)
+    run = run_scenario(spec, twin=tiny)
+    folder = run.write(tmp_path / "out")
+    assert sorted(p.name for p in folder.iterdir()) == ["indicators.csv", "layers.gpkg", "manifest.json",
+                                                        "report.html", "results.nc", "summary.json"]
+    results = xr.open_dataset(folder / "results.nc")
+    assert "household" not in results.dims
+    hidden = results["nearest_care_walk__suppressed"].to_numpy()
+    assert hidden.any()  # every tiny zone holds one household: below k = 2
+    share = results["nearest_care_walk__share_reaching"].sel(minutes=5).to_numpy()
+    assert np.isnan(share[:, hidden]).all()
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["twin_fingerprint"] == tiny.fingerprint() and manifest["seed"] == 3
+    assert manifest["packages"]["numpy"] and manifest["microdata_written"] is False
+    layers = gpd.list_layers(folder / "layers.gpkg")["name"].tolist()
+    assert {"nearest_care_walk_baseline", "nearest_care_walk_scenario", "nearest_care_walk_change",
+            "interventions"} <= set(layers)
+    with_microdata = run.write(tmp_path / "micro", allow_microdata=True)
+    assert (with_microdata / "households.csv").is_file()
+    # A failure half-way leaves neither the folder nor its staging copy.
+    monkeypatch.setattr("sandbox.report.render_report", lambda run: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        run.write(tmp_path / "broken")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["micro", "out"]
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
+def test_every_example_scenario_runs_on_the_default_twin(path, helsinki):
+    before = helsinki.fingerprint()
+    run = run_scenario(load_scenario(path), twin=helsinki)
+    summary = run.summary()
+    assert summary["interventions"] and set(summary["indicators"]) == {i.key for i in run.scenario.indicators}
+    assert helsinki.fingerprint() == before
+    assert run.twin.fingerprint() != before
+
+
+def test_expected_direction_of_the_examples(helsinki):
+    closure = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("clinic-closure")]),
+                           twin=helsinki).summary()["indicators"]["nearest-care-walk"]["groups"]["all"]
+    assert closure["gaining"] == 0 and closure["losing"] > 0
+    tram = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("tram-stop-kruununhaka")]),
+                        twin=helsinki).summary()["indicators"]["nearest-tram-walk"]["groups"]["elderly"]
+    assert tram["losing"] == 0 and tram["gaining"] > 0
+    assert tram["share_reaching"]["scenario"] > tram["share_reaching"]["baseline"]
+
+
+def test_two_runs_write_identical_results(helsinki, tmp_path):
+    path = SCENARIOS[[p.stem for p in SCENARIOS].index("pocket-park-kruununhaka")]
+    digests = []
+    for name in ("a", "b"):
+        folder = run_scenario(load_scenario(path), twin=helsinki).write(tmp_path / name)
+        digests.append([hashlib.sha256((folder / f).read_bytes()).hexdigest()
+                        for f in ("results.nc", "indicators.csv", "summary.json")])
+    assert digests[0] == digests[1]
+
+
+def test_cli_check_and_run(helsinki, tmp_path):
+    result = runner.invoke(app, ["check", *map(str, SCENARIOS)])
+    assert result.exit_code == 0, result.output
+    assert "close_facility: Diacor Keskusta (care), Mehiläinen (care)" in result.stdout
+    path = SCENARIOS[[p.stem for p in SCENARIOS].index("clinic-closure")]
+    result = runner.invoke(app, ["run", str(path), "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "clinic-closure" / "report.html").is_file()
+    assert "worse off" in result.stdout
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("schema_version: 1\nname: Bad Name\ninterventions:\n  - type: close_street\n")
+    result = runner.invoke(app, ["run", str(bad), "--out", str(tmp_path / "never")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 2 and all(line.startswith(f"error: {bad}:") for line in lines)
+    assert not (tmp_path / "never").exists()
+    assert runner.invoke(app, ["check", str(bad)]).exit_code == 2
