@@ -11,7 +11,7 @@ from .twin import Twin, read_twin, save_twin
 
 __all__ = [
     "DataError", "PopulationGrid", "Run", "SandboxError", "ScenarioError", "Twin", "TwinError", "__version__",
-    "build_twin", "load_scenario", "load_twin", "read_twin", "run_scenario", "save_twin",
+    "build_twin", "compare_runs", "load_scenario", "load_twin", "read_twin", "run_scenario", "save_twin",
 ]
 
 
@@ -22,4 +22,8 @@ def __getattr__(name: str):
         from . import run
 
         return getattr(run, name)
+    if name == "compare_runs":
+        from .compare import compare_runs
+
+        return compare_runs
     raise AttributeError(f"module 'sandbox' has no attribute '{name}'")

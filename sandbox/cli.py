@@ -233,3 +233,20 @@ def run(
                               markup=False)
     if failed:
         raise typer.Exit(2)
+
+
+@app.command()
+@user_errors
+def compare(
+    runs: Annotated[list[Path], typer.Argument(help="Run folders written by `sandbox run`.")],
+    out: Annotated[Path, typer.Option(help="Folder to write compare.html and compare.csv to.")] = Path(
+        "runs/comparison"),
+    force: Annotated[bool, typer.Option("--force", help="Compare even if twins, seeds or versions differ.")] = False,
+) -> None:
+    """Put several scenario runs side by side: one table, one map per indicator with a scenario selector."""
+    from .compare import compare_runs
+    from .export import write_comparison
+
+    comparison = compare_runs(runs, force=force)
+    folder = write_comparison(comparison, out)
+    console.print(f"compared {', '.join(comparison.names)}: wrote {folder}/compare.html")

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 import numpy as np
 import xarray as xr
 
+from ._errors import DataError
 from .privacy import DEFAULT_K, suppress
 
 BASELINE = "baseline"
@@ -103,3 +110,91 @@ def publishable(compared: xr.Dataset, *, households: xr.DataArray | None = None,
     for what in (*EQUITY, "group_residents"):
         safe[what] = safe[what].where((safe[what] >= k) | (safe[what] == 0))
     return safe
+
+
+# --- several runs side by side ------------------------------------------------------------------------------------
+
+CHECKED = {"twin_fingerprint": "twin fingerprint", "seed": "seed", "packages": "package versions"}
+
+
+@dataclass
+class Comparison:
+    """Several scenario runs on one twin: every shared indicator over (scenario, zone, group), with the baseline
+    first; a zone hidden in any run is hidden in all."""
+
+    names: list[str]
+    results: xr.Dataset
+    manifests: list[dict]
+    summaries: list[dict]
+    twin_reference: str
+
+
+def _load_run(run: Any) -> tuple[xr.Dataset, dict, dict]:
+    """(results, manifest, summary) of a Run or of a run folder."""
+    if hasattr(run, "results"):
+        from .run import manifest
+
+        return run.results, manifest(run, dict(run.timings), False), run.summary()
+    folder = Path(run)
+    missing = [f for f in ("results.nc", "manifest.json", "summary.json") if not (folder / f).is_file()]
+    if missing:
+        raise DataError(f"{folder}: not a run folder (no {', '.join(missing)}); expected a folder written by "
+                        "`sandbox run`")
+    with xr.open_dataset(folder / "results.nc", engine="h5netcdf") as ds:
+        results = ds.load()
+    return (results, json.loads((folder / "manifest.json").read_text()),
+            json.loads((folder / "summary.json").read_text()))
+
+
+def compare_runs(runs: Sequence[Any], *, force: bool = False) -> Comparison:
+    """Put runs (Run objects or run folders) side by side.
+
+    Refuses runs made on different twins, with different seeds or package versions (say which differ) unless
+    ``force``: their numbers would not be comparable.
+    """
+    if len(runs) < 2:
+        raise DataError("compare: one run given; expected two or more runs to put side by side")
+    loaded = [_load_run(run) for run in runs]
+    names = [m["scenario"] for _, m, _ in loaded]
+    if len(set(names)) != len(names):
+        raise DataError(f"compare: scenario names repeat ({', '.join(names)}); expected different scenarios")
+    differences = []
+    for field_name, label in CHECKED.items():
+        values = [m.get(field_name) for _, m, _ in loaded]
+        if any(v != values[0] for v in values[1:]):
+            if field_name == "packages":
+                keys = sorted({k for v in values for k in (v or {}) if any((w or {}).get(k) != (v or {}).get(k)
+                                                                           for w in values)})
+                differences.append(f"{label} ({', '.join(keys)})")
+            else:
+                differences.append(f"{label} ({', '.join(f'{n}: {v}' for n, v in zip(names, values))})")
+    if differences and not force:
+        raise DataError(f"compare: the runs differ in {'; '.join(differences)}; their numbers are not comparable "
+                        "(pass --force to compare them anyway)")
+    shared = set.intersection(*[set(_indicators(results)) for results, _, _ in loaded])
+    if not shared:
+        raise DataError("compare: the runs share no indicator; expected runs that measure the same things")
+    first = loaded[0][0]
+    parts = [_side(first, BASELINE, shared)] + [_side(results, name, shared)
+                                                for (results, _, _), name in zip(loaded, names)]
+    combined = xr.concat(parts, dim="scenario", join="outer", coords="minimal", compat="override")
+    for key in shared:
+        hidden = xr.concat([results[f"{key}__suppressed"] for results, _, _ in loaded], dim="run").any("run")
+        for variable in [v for v in combined.data_vars if v.startswith(f"{key}__") and "zone" in combined[v].dims]:
+            combined[variable] = combined[variable].where(~hidden)
+        combined[f"{key}__suppressed"] = hidden
+    combined.attrs = {"scenarios": json.dumps(names), "twin": loaded[0][1].get("twin", "")}
+    return Comparison(names, combined, [m for _, m, _ in loaded], [s for _, _, s in loaded],
+                      loaded[0][1].get("twin_reference") or loaded[0][1].get("twin", ""))
+
+
+def _indicators(results: xr.Dataset) -> list[str]:
+    return sorted({name.split("__")[0] for name in results.data_vars if "__" in name})
+
+
+def _side(results: xr.Dataset, name: str, keys: set[str]) -> xr.Dataset:
+    """One scenario's (or the baseline's) values of the shared indicators, without change or count variables."""
+    chosen = [v for v in results.data_vars if v.split("__")[0] in keys and "scenario" in results[v].dims
+              and not v.split("__")[1].startswith("change_")]
+    source = BASELINE if name == BASELINE else name
+    return results[chosen].sel(scenario=[source]).assign_coords(scenario=[name])

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -81,4 +82,19 @@ def write_access(twin: Twin, ds: xr.Dataset, folder: str | Path, *, group: str, 
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "data": zone_map.credits,
         }
         (staging / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    return Path(folder)
+
+
+def write_comparison(comparison: Any, folder: str | Path, *, k: int = DEFAULT_K) -> Path:
+    """A comparison folder: ``compare.html`` (a table and a map with a scenario selector) and ``compare.csv``."""
+    from .catalog import load_twin
+    from .report import render_comparison
+
+    twin = load_twin(comparison.twin_reference)
+    page = render_comparison(comparison, twin, k=k)
+    with staged_folder(folder) as staging:
+        (staging / "compare.html").write_text(page, encoding="utf-8")
+        table = comparison.results.drop_vars([v for v in comparison.results.data_vars
+                                              if "zone" not in comparison.results[v].dims])
+        table.to_dataframe().reset_index().to_csv(staging / "compare.csv", index=False)
     return Path(folder)

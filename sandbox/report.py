@@ -6,10 +6,13 @@ import html
 import json
 from typing import Any
 
+import pandas as pd
+import pydeck as pdk
 import yaml
 
 from . import words
-from .maps import TOOLTIP, base_layers, bundle, credits, scenario_map, script_json, view_state
+from .maps import (TOOLTIP, base_layers, bundle, change_scale, credits, quantile_scale, scenario_map, script_json,
+                   share_scale, view_state, zone_map)
 from .run import VIEWS, Run
 
 STYLE = """
@@ -121,8 +124,6 @@ def render_report(run: Run) -> str:
                 zone_map = scenario_map(run, key, group=group, view=view)
                 variants[f"{key}|{group}|{view}"] = {"layers": zone_map.layers_json(), "title": zone_map.title,
                                                      "legend": zone_map.legend_html()}
-    import pydeck as pdk
-
     base = json.loads(pdk.Deck(layers=base_layers(run.twin), initial_view_state=view_state(run.twin),
                                map_provider=None, map_style=None).to_json())
     script = SCRIPT.format(base=script_json(json.dumps(base)), variants=script_json(json.dumps(variants)),
@@ -159,3 +160,89 @@ is worse. Households are synthetic.</p>
 <h2>Data</h2><p class="small">{data}</p>
 </main><script>{script}</script></body></html>
 """
+
+
+def render_comparison(comparison: Any, twin: Any, *, k: int) -> str:
+    """Several scenarios side by side: one table of reach per indicator and group, one map with a selector."""
+    results = comparison.results
+    keys = sorted({v.split("__")[0] for v in results.data_vars})
+    scenarios = [str(s) for s in results["scenario"].to_numpy()]
+    groups = [str(g) for g in results["group"].to_numpy()]
+    described = {key: next((s["indicators"][k2]["what"] for s in comparison.summaries for k2 in s["indicators"]
+                            if k2.replace("-", "_") == key), key) for key in keys}
+    keys = [key for key in keys if not key.startswith("suppressed")]
+    rows, variants = [], {}
+    for key in keys:
+        measure_var = f"{key}__share_reaching" if f"{key}__share_reaching" in results else \
+            f"{key}__mean_supply_per_resident"
+        values = results[measure_var]
+        if "minutes" in values.dims:
+            minutes = float(values.dropna("minutes", how="all")["minutes"].to_numpy()[0])
+            values = values.sel(minutes=minutes)
+        residents = results[f"{key}__residents"]
+        for group in groups:
+            cells = []
+            for scenario in scenarios:
+                shown = values.sel(group=group, scenario=scenario)
+                weight = residents.sel(group=group, scenario=scenario)
+                total = float((shown * weight).sum() / weight.where(shown.notnull()).sum()) \
+                    if float(weight.where(shown.notnull()).sum()) > 0 else float("nan")
+                cells.append("hidden" if total != total else (f"{total:.0%}" if "share" in measure_var
+                                                              else f"{total:,.3g}"))
+            rows.append(f"<tr><td>{html.escape(described[key])}</td><td>{html.escape(words.group(group))}</td>"
+                        + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+            for scenario in scenarios:
+                for show in ("value", "change"):
+                    data = values.sel(group=group, scenario=scenario)
+                    if show == "change":
+                        data = data - values.sel(group=group, scenario="baseline")
+                    series = data.to_pandas()
+                    if show == "change":
+                        scale = change_scale(series.to_numpy(), unit="", percent="share" in measure_var)
+                    elif "share" in measure_var:
+                        scale = share_scale()
+                    else:
+                        scale = quantile_scale(values.sel(group=group).to_numpy().ravel(), unit="")
+                    tooltips = {z: (f"Zone {z}: hidden or no {words.group(group)}" if v != v else
+                                    f"Zone {z}: {v:+.0%}" if show == "change" and "share" in measure_var else
+                                    f"Zone {z}: {v:.0%}" if "share" in measure_var else f"Zone {z}: {v:,.3g}")
+                                for z, v in series.items()}
+                    title = (f"{scenario}: {described[key]}, {words.group(group)}" if show == "value" else
+                             f"{scenario} against the baseline: {described[key]}, {words.group(group)}")
+                    zone = zone_map(twin, series, pd.Series(tooltips, dtype=object), title=title,
+                                    legend_title="change" if show == "change" else described[key], scale=scale, k=k)
+                    variants[f"{key}|{group}|{scenario}|{show}"] = {"layers": zone.layers_json(), "title": title,
+                                                                   "legend": zone.legend_html()}
+    base = json.loads(pdk.Deck(layers=base_layers(twin), initial_view_state=view_state(twin), map_provider=None,
+                               map_style=None).to_json())
+    script = COMPARE_SCRIPT.format(base=script_json(json.dumps(base)), variants=script_json(json.dumps(variants)),
+                                   tooltip=json.dumps(TOOLTIP))
+    head = "<tr><th>indicator</th><th>group</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in scenarios) + "</tr>"
+    options = {
+        "indicator": _options([(k2, described[k2]) for k2 in keys], keys[0]),
+        "group": _options([(g, words.group(g)) for g in groups], "elderly" if "elderly" in groups else groups[0]),
+        "scenario": _options([(s, s) for s in scenarios], scenarios[-1]),
+        "show": _options([("change", "change against the baseline"), ("value", "value")], "change"),
+    }
+    controls = " ".join(f'{name.capitalize()} <select id="{name}">{opts}</select>' for name, opts in options.items())
+    data = "; ".join(html.escape(c) for c in credits(twin))
+    names = ", ".join(html.escape(n) for n in comparison.names)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Comparison: {names}</title><style>{STYLE}</style>
+<script>{bundle()}</script></head><body><main>
+<h1>Scenarios side by side: {names}</h1>
+<p class="small">All runs on twin {html.escape(comparison.twin_reference)}; a zone hidden in any run (fewer than {k}
+households of a group) is hidden in all. Reach is the share of the group's residents, over the zones shown.</p>
+<table>{head}{''.join(rows)}</table>
+<div class="controls">{controls}</div>
+<div id="map-wrap"><div id="deck-container"></div><div id="map-title" class="panel"></div>
+<div id="legend" class="panel"></div></div>
+<h2>Data</h2><p class="small">{data}</p>
+</main><script>{script}</script></body></html>
+"""
+
+
+COMPARE_SCRIPT = SCRIPT.replace('[pick("indicator").value, pick("group").value, pick("view").value]',
+                                '[pick("indicator").value, pick("group").value, pick("scenario").value, '
+                                'pick("show").value]').replace('["indicator", "group", "view"]',
+                                                               '["indicator", "group", "scenario", "show"]')

@@ -333,6 +333,7 @@ def manifest(run: Run, timings: dict[str, float], allow_microdata: bool) -> dict
         "scenario": run.name,
         "scenario_fingerprint": hashlib.sha256(run.scenario.model_dump_json().encode()).hexdigest()[:16],
         "twin": run.baseline.name,
+        "twin_reference": str(_twin_reference(run.scenario)),
         "twin_fingerprint": run.baseline.fingerprint(),
         "scenario_twin_fingerprint": run.twin.fingerprint(),
         "seed": run.scenario.seed,

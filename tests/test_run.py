@@ -228,3 +228,32 @@ def test_cli_check_and_run(helsinki, tmp_path):
     assert len(lines) == 2 and all(line.startswith(f"error: {bad}:") for line in lines)
     assert not (tmp_path / "never").exists()
     assert runner.invoke(app, ["check", str(bad)]).exit_code == 2
+
+
+def test_compare_runs_side_by_side_and_refuses_mismatches(helsinki, tmp_path):
+    paths = {p.stem: p for p in SCENARIOS}
+    first = run_scenario(load_scenario(paths["clinic-closure"]), twin=helsinki)
+    second = run_scenario(load_scenario(paths["combined-care-plan"]), twin=helsinki)
+    folders = [first.write(tmp_path / "a"), second.write(tmp_path / "b")]
+    from sandbox import compare_runs
+
+    comparison = compare_runs(folders)
+    share = comparison.results["nearest_care_walk__share_reaching"]
+    assert list(share["scenario"].to_numpy()) == ["baseline", "clinic-closure", "combined-care-plan"]
+    hidden = comparison.results["nearest_care_walk__suppressed"].to_numpy()
+    assert np.isnan(share.sel(minutes=5).transpose("scenario", "group", "zone").to_numpy()[:, hidden]).all()
+    assert comparison.names == ["clinic-closure", "combined-care-plan"]
+    result = runner.invoke(app, ["compare", *map(str, folders), "--out", str(tmp_path / "cmp")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "cmp" / "compare.html").read_text()
+    assert "clinic-closure" in page and "combined-care-plan" in page and "createDeck" in page
+    seeded = load_scenario(paths["senior-housing-kamppi"])  # seed 7, the others 1
+    other = run_scenario(seeded, twin=helsinki).write(tmp_path / "c")
+    refused = runner.invoke(app, ["compare", str(folders[0]), str(other), "--out", str(tmp_path / "no")])
+    assert refused.exit_code == 2
+    assert "differ in seed (clinic-closure: 1, senior-housing-kamppi: 7)" in refused.stderr
+    assert not (tmp_path / "no").exists()
+    forced = runner.invoke(app, ["compare", str(folders[0]), str(other), "--force", "--out", str(tmp_path / "f")])
+    assert forced.exit_code == 0, forced.output
+    missing = runner.invoke(app, ["compare", str(tmp_path), str(folders[0])])
+    assert missing.exit_code == 2 and "not a run folder" in missing.stderr
