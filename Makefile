@@ -15,6 +15,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)
 	$(BIN)/sandbox info
+	$(BIN)/sandbox run scenarios/senior-housing-kamppi.yaml --out runs
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
