@@ -56,12 +56,17 @@ def _cache_key(source: Path) -> str:
 
 def load_twin(name_or_path: str | Path = DEFAULT_TWIN, *, refresh: bool = False,
               progress: Callable[[str], None] | None = None) -> Twin:
-    """The twin called ``name_or_path`` ("helsinki") or stored in that folder.
+    """The twin called ``name_or_path`` ("helsinki", "synthetic:riverside?households=5000") or stored in that
+    folder.
 
     A named twin is built once from its sources and cached (see :func:`cache_dir`); later loads read the
     cache. ``refresh=True`` rebuilds it.
     """
     key = str(name_or_path)
+    if key.startswith("synthetic:"):
+        from .synth import parse_synthetic  # generated in memory: quick enough not to cache
+
+        return parse_synthetic(key)
     if key in NAMED_TWINS:
         source, build = NAMED_TWINS[key]
         folder = cache_dir() / f"{key}-{_cache_key(source())}"
@@ -74,4 +79,5 @@ def load_twin(name_or_path: str | Path = DEFAULT_TWIN, *, refresh: bool = False,
     path = Path(name_or_path)
     if path.is_dir():
         return read_twin(path)
-    raise DataError(f"{name_or_path}: no such twin; expected one of {', '.join(NAMED_TWINS)} or a twin folder")
+    raise DataError(f"{name_or_path}: no such twin; expected one of {', '.join(NAMED_TWINS)}, "
+                    "synthetic:riverside?households=N or a twin folder")

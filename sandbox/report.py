@@ -107,6 +107,28 @@ def headline(summary: dict, key: str) -> str:
             f"{_count(row['gaining'])} households better off, {_count(row['losing'])} worse off.")
 
 
+def flood_section(summary: dict) -> str:
+    """What the water reaches: homes and people by group, facilities, streets, damage."""
+    found = summary.get("flood")
+    if not found:
+        return ""
+    rows = "".join(
+        f"<tr><td>{html.escape(words.group(group))}</td><td>{_count(row['households_home_flooded'])}</td>"
+        f"<td>{_count(row['residents_home_flooded'])}</td><td>{_count(row['households_stranded'])}</td>"
+        f"<td>{_count(row['residents_stranded'])}</td></tr>" for group, row in found["groups"].items())
+    streets = ", ".join(f"{words.mode(mode)} {metres:,} m" for mode, metres in found["streets_impassable_m"].items())
+    expected = found.get("expected_annual_damage_eur")
+    listed = (lambda names: html.escape(", ".join(names)) if names else "none")  # noqa: E731
+    return (f"<h2>Flood: what the water reaches</h2><p>{found['buildings_flooded']:,} buildings flooded; estimated "
+            f"damage {found['damage_eur']:,} EUR (JRC depth-damage curve x replacement value)"
+            + (f"; expected annual damage {expected:,} EUR" if expected is not None else "") + ".</p>"
+            "<table><tr><th>group</th><th>households whose home is flooded</th><th>residents</th>"
+            "<th>households stranded (no dry way out)</th><th>residents</th></tr>" + rows + "</table>"
+            f"<p>Facilities flooded: {listed(found['facilities_flooded'])}.<br>Facilities cut off from the dry "
+            f"network: {listed(found['facilities_cut_off'])}.<br>Streets impassable: {html.escape(streets) or 'none'}."
+            "</p>")
+
+
 def _options(values: list[tuple[str, str]], chosen: str) -> str:
     return "".join(f'<option value="{html.escape(v)}"{" selected" if v == chosen else ""}>{html.escape(label)}'
                    f"</option>" for v, label in values)
@@ -148,6 +170,7 @@ def render_report(run: Run) -> str:
 <p class="small">Twin: {html.escape(run.baseline.name)} (fingerprint {run.baseline.fingerprint()}); seed
 {run.scenario.seed}; zones with fewer than {run.k} households of a group are hidden in every map and table.</p>
 <h2>What changes</h2><ul>{changes}</ul>
+{flood_section(summary)}
 <h2>Who gains and who loses</h2>{sections}
 <h2>Maps</h2>
 <div class="controls">Indicator <select id="indicator">{indicator_options}</select>

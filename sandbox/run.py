@@ -89,6 +89,12 @@ class Run:
         return merged
 
     @property
+    def flood(self) -> Any:
+        """The flood's impacts (FloodImpacts) when the scenario floods the twin, else None."""
+        found = [o.extra["flood"] for o in self.checked.outcomes if "flood" in o.extra]
+        return found[-1] if found else None
+
+    @property
     def layers(self) -> dict[str, gpd.GeoDataFrame]:
         """Zone layers per indicator (baseline, scenario, change; the same cells hidden in all three) and the
         interventions' footprints."""
@@ -101,6 +107,9 @@ class Run:
                 out[f"{key.replace('-', '_')}_{view}"] = zone_table(self.baseline, part, k=self.k,
                                                                      households=households)
         out["interventions"] = self.changes
+        if self.flood is not None:
+            out["flooded_buildings"] = self.flood.buildings
+            out["flooded_streets"] = self.flood.streets
         return out
 
     def map(self, indicator: str | None = None, group: str = "elderly", view: str = "change") -> Any:
@@ -137,9 +146,12 @@ class Run:
         for outcome in self.checked.outcomes:
             for name, value in outcome.counts.items():
                 effects[name] = effects.get(name, 0) + value
-        return {"scenario": self.name, "description": self.scenario.description, "twin": self.baseline.name,
-                "seed": self.scenario.seed, "k": self.k, "interventions": self.checked.notes,
-                "effects": effects, "indicators": lines}
+        summary = {"scenario": self.name, "description": self.scenario.description, "twin": self.baseline.name,
+                   "seed": self.scenario.seed, "k": self.k, "interventions": self.checked.notes,
+                   "effects": effects, "indicators": lines}
+        if self.flood is not None:
+            summary["flood"] = _hide_small(self.flood.summary(), self.k)
+        return summary
 
     def write(self, folder: str | Path, *, allow_microdata: bool | None = None) -> Path:
         """Write the run folder (report.html, layers.gpkg, results.nc, indicators.csv, summary.json,
@@ -158,6 +170,8 @@ class Run:
             indicator_table(self).to_csv(staging / "indicators.csv", index=False)
             (staging / "summary.json").write_text(json.dumps(self.summary(), indent=2, default=_json))
             (staging / "report.html").write_text(render_report(self), encoding="utf-8")
+            if self.twin.flood_depth is not None:
+                self.twin.flood_depth.rio.to_raster(staging / "flood_depth.tif")
             if allow:
                 microdata(self).to_csv(staging / "households.csv")
             timings = {**self.timings, "write_s": round(time.perf_counter() - started, 3)}
@@ -269,6 +283,13 @@ def intervention_layer(baseline: Twin, changed: Twin) -> gpd.GeoDataFrame:
         for i in np.flatnonzero(factors != old):
             rows.append({"change": f"{mode} street {'closed' if np.isinf(factors[i]) else 'slowed'}",
                          "name": str(edges[i][2].get("name") or ""), "geometry": edges[i][2]["geometry"]})
+    if changed.flood_depth is not None:
+        from .hazards import flood
+
+        depths = flood.building_depths(changed.flood_depth, changed.layers["buildings"])
+        for index in depths.index[depths["max_depth_m"] > 0.05]:
+            rows.append({"change": "flooded building", "name": f"{depths.loc[index, 'max_depth_m']:.2f} m of water",
+                         "geometry": changed.layers["buildings"].geometry.loc[index]})
     frame = pd.DataFrame(rows, columns=["change", "name", "geometry"])
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=baseline.crs)
 
@@ -317,9 +338,9 @@ def manifest(run: Run, timings: dict[str, float], allow_microdata: bool) -> dict
     if run.scenario.source is not None:
         inputs[str(run.scenario.source)] = _sha256(Path(run.scenario.source))
     for intervention in run.scenario.interventions:
-        name = getattr(intervention, "area_file", None)
-        if name and run.scenario.base_dir is not None:
-            inputs[name] = _sha256(run.scenario.base_dir / name)
+        for name in (getattr(intervention, "area_file", None), getattr(intervention, "raster_file", None)):
+            if name and run.scenario.base_dir is not None:
+                inputs[name] = _sha256(run.scenario.base_dir / name)
     for layer, prov in run.baseline.provenance.items():
         if prov.get("sha256"):
             inputs[f"twin:{layer}:{prov.get('source', '')}"] = prov["sha256"]
@@ -358,6 +379,15 @@ def _describe(ds: xr.Dataset) -> str:
     if ds.attrs["measure"] == "within":
         return f"{amount} within {reach} {how}"
     return f"{amount} per resident within {reach} {how}, shared with everyone in reach (2SFCA)"
+
+
+def _hide_small(flood_summary: dict, k: int) -> dict:
+    """Counts of households and residents by group below ``k`` (but above 0) are hidden, as in zone tables."""
+    for row in flood_summary["groups"].values():
+        for name, value in row.items():
+            if 0 < value < k:
+                row[name] = "suppressed"
+    return flood_summary
 
 
 def _sha256(path: Path) -> str | None:

@@ -34,7 +34,7 @@ class Twin:
     The twin is never edited in place: a scenario builds a new one with :meth:`replace`, and
     :meth:`fingerprint` proves that the baseline stayed as it was. ``edge_factors`` multiply the travel times
     of a mode's edges (in ``graph.edges(keys=True)`` order; ``inf`` = closed): a street closure is a weight,
-    not a rebuilt graph.
+    not a rebuilt graph. ``flood_depth`` (metres of water on a grid in the twin CRS) is set by a flood scenario.
     """
 
     name: str
@@ -45,6 +45,7 @@ class Twin:
     terrain: xr.DataArray | None = None
     provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     edge_factors: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
+    flood_depth: xr.DataArray | None = None
 
     def __post_init__(self) -> None:
         for name, layer in self.layers.items():
@@ -67,6 +68,10 @@ class Twin:
             return self.edge_factors[mode]
         return np.ones(self.networks[mode].number_of_edges())
 
+    def with_layer(self, name: str, layer: gpd.GeoDataFrame) -> Twin:
+        """A new twin with one layer swapped, the others shared."""
+        return self.replace(layers={**self.layers, name: layer})
+
     def replace(self, **changes: Any) -> Twin:
         """A new twin with some parts swapped (copy-on-write: untouched layers are shared, not copied)."""
         return dataclasses.replace(self, **changes)
@@ -86,11 +91,12 @@ class Twin:
             digest.update(frame_digest(edges))
             if mode in self.edge_factors:
                 digest.update(np.nan_to_num(self.edge_factors[mode], posinf=1e300).tobytes())
-        if self.terrain is not None:
-            digest.update(b"terrain")
-            digest.update(np.ascontiguousarray(self.terrain.values, dtype="float64").tobytes())
-            for dim in self.terrain.dims:
-                digest.update(np.asarray(self.terrain[dim].values, dtype="float64").tobytes())
+        for name, grid in (("terrain", self.terrain), ("flood_depth", self.flood_depth)):
+            if grid is not None:
+                digest.update(name.encode())
+                digest.update(np.ascontiguousarray(grid.values, dtype="float64").tobytes())
+                for dim in grid.dims:
+                    digest.update(np.asarray(grid[dim].values, dtype="float64").tobytes())
         return digest.hexdigest()[:16]
 
     @property
@@ -175,8 +181,9 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
                 pyogrio.write_dataframe(nodes.drop(columns="geometry"), gpkg, layer=f"network_{mode}_nodes")
                 pyogrio.write_dataframe(edges, gpkg, layer=f"network_{mode}_edges")
                 network_attrs[mode] = {k: v for k, v in graph.graph.items() if k != "crs"}
-        if twin.terrain is not None:
-            twin.terrain.rio.to_raster(staging / "terrain.tif")
+        for name, grid in (("terrain", twin.terrain), ("flood_depth", twin.flood_depth)):
+            if grid is not None:
+                grid.rio.to_raster(staging / f"{name}.tif")
         manifest = {
             "format_version": FORMAT_VERSION,
             "name": twin.name,
@@ -222,10 +229,11 @@ def read_twin(folder: str | Path) -> Twin:
                 factors[mode] = edges["factor"].to_numpy(float)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError) as exc:
         raise DataError(f"{gpkg}: cannot read the twin's layers ({exc}); rebuild the twin folder") from exc
-    terrain = None
-    if (folder / "terrain.tif").is_file():
-        from .terrain import read_dem
+    grids = {}
+    for name in ("terrain", "flood_depth"):
+        if (folder / f"{name}.tif").is_file():
+            from .terrain import read_dem
 
-        terrain = read_dem(folder / "terrain.tif")
+            grids[name] = read_dem(folder / f"{name}.tif").rename(name if name != "terrain" else "elevation_m")
     return Twin(name=manifest["name"], crs=crs, layers=layers, households=households, networks=networks,
-                terrain=terrain, provenance=manifest["provenance"], edge_factors=factors)
+                provenance=manifest["provenance"], edge_factors=factors, **grids)

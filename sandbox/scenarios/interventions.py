@@ -11,6 +11,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
+import xarray as xr
 
 from ..layers import assign_zones
 from ..twin import Twin
@@ -36,6 +37,7 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     buildings: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 Check = Callable[[Twin, Any, Context], Outcome]
@@ -202,7 +204,7 @@ class AddHousing:
         out = Outcome(counts={f"added_{k}": v for k, v in describe_households(new).items()})
         out.notes.append(f"add_housing: building {building_id} with {len(new)} households, "
                          f"{int(new['size'].sum())} residents")
-        return twin.replace(layers={**twin.layers, "buildings": buildings}, households=households), out
+        return twin.with_layer("buildings", buildings).replace(households=households), out
 
 
 @register("remove_buildings")
@@ -238,8 +240,7 @@ class RemoveBuildings:
         out = Outcome(counts={f"displaced_{k}": v for k, v in describe_households(twin.households[leaving]).items()})
         out.counts["buildings_removed"] = len(ids)
         buildings = twin.layers["buildings"].drop(index=ids)
-        return twin.replace(layers={**twin.layers, "buildings": buildings},
-                            households=twin.households[~leaving]), out
+        return twin.with_layer("buildings", buildings).replace(households=twin.households[~leaving]), out
 
 
 @register("add_park")
@@ -259,7 +260,7 @@ class AddPark:
         area = to_twin(spec.shape(ctx.base_dir), twin)
         parks = _append(twin.layers["parks"], {"osm_id": [-1], "name": [spec.name], "kind": ["park"],
                                                "area_m2": [area.area]}, [area])
-        return twin.replace(layers={**twin.layers, "parks": parks}), Outcome(counts={"parks_added": 1})
+        return twin.with_layer("parks", parks), Outcome(counts={"parks_added": 1})
 
 
 @register("remove_park")
@@ -288,7 +289,7 @@ class RemovePark:
     def apply(twin: Twin, spec: s.RemovePark, ctx: Context) -> tuple[Twin, Outcome]:
         ids, _ = RemovePark.chosen(twin, spec, ctx)
         parks = twin.layers["parks"].drop(index=ids)
-        return twin.replace(layers={**twin.layers, "parks": parks}), Outcome(counts={"parks_removed": len(ids)})
+        return twin.with_layer("parks", parks), Outcome(counts={"parks_removed": len(ids)})
 
 
 @register("add_facility")
@@ -311,7 +312,7 @@ class AddFacility:
         facilities = _append(twin.layers["facilities"], {
             "osm_id": [-1], "name": [spec.name], "kind": [spec.kind], "category": [spec.kind],
             "capacity": [spec.capacity]}, [point])
-        return twin.replace(layers={**twin.layers, "facilities": facilities}), Outcome(counts={"facilities_added": 1})
+        return twin.with_layer("facilities", facilities), Outcome(counts={"facilities_added": 1})
 
 
 @register("close_facility")
@@ -331,7 +332,7 @@ class CloseFacility:
     def apply(twin: Twin, spec: s.CloseFacility, ctx: Context) -> tuple[Twin, Outcome]:
         ids, _ = _ids(twin.layers["facilities"], spec.ids, spec.names, "facility")
         facilities = twin.layers["facilities"].drop(index=ids)
-        return (twin.replace(layers={**twin.layers, "facilities": facilities}),
+        return (twin.with_layer("facilities", facilities),
                 Outcome(counts={"facilities_closed": len(ids)}))
 
 
@@ -391,7 +392,7 @@ def _add_stops(twin: Twin, stops: list[s.StopSpec], *, mode: str, headway: float
         "headway_min": [np.nan if headway is None else float(headway)] * len(stops),
         "line": [line] * len(stops)}, points)
     layer["headway_min"] = layer["headway_min"].astype(float)
-    return twin.replace(layers={**twin.layers, "transit_stops": layer})
+    return twin.with_layer("transit_stops", layer)
 
 
 @register("add_transit_stop")
@@ -486,3 +487,89 @@ def check_scenario(scenario: s.Scenario, twin: Twin) -> Checked:
             current, done = apply(current, intervention, context)
             outcomes.append(done)
     return Checked(notes, problems, current, outcomes)
+
+
+SOURCE_WATER = {"sea", "river", "lake", "bay"}
+
+
+def flood_depth(twin: Twin, spec: s.Flood, ctx: Context, *, level_m: float | None = None,
+                raster_file: str | None = None) -> xr.DataArray:
+    """The flood's depth grid in the twin's CRS, for its own level or raster, or for one return-period event."""
+    from ..hazards import flood
+
+    if spec.hazard == "water_level":
+        water = twin.layers["water"]
+        sources = water.geometry[water["kind"].isin(SOURCE_WATER)] if "kind" in water else water.geometry.iloc[:0]
+        return flood.bathtub(twin.terrain, level_m if level_m is not None else spec.level_m,
+                             sources=sources if len(sources) else None, connected=spec.connected)
+    if spec.hazard == "depth_raster":
+        name = raster_file or spec.raster_file
+        return flood.depth_from_raster(name if ctx.base_dir is None else ctx.base_dir / name, crs=spec.raster_crs,
+                                       to_crs=twin.crs, bbox=twin.extent)
+    shapes = gpd.GeoDataFrame(geometry=[to_twin(spec.shape(ctx.base_dir), twin)], crs=twin.crs)
+    return flood.depth_from_extents(shapes, depth_m=spec.depth_m, bounds=twin.extent,
+                                    resolution_m=spec.resolution_m, crs=twin.crs)
+
+
+@register("flood")
+class Flood:
+    @staticmethod
+    def check(twin: Twin, spec: s.Flood, ctx: Context) -> Outcome:
+        out = Outcome()
+        if spec.hazard == "water_level" and twin.terrain is None:
+            out.problems.append("hazard: water_level needs terrain and this twin has none; expected hazard: extent "
+                                "or depth_raster, or a twin built with a DEM (e.g. twin: synthetic:riverside)")
+            return out
+        if spec.hazard == "extent" and (problem := outside_twin(to_twin(spec.shape(ctx.base_dir), twin), twin)):
+            out.problems.append(f"area {problem}")
+            return out
+        rasters = [spec.raster_file] if spec.hazard == "depth_raster" else []
+        rasters += [event.raster_file for event in spec.return_periods or [] if event.raster_file]
+        for name in rasters:
+            path = Path(name) if ctx.base_dir is None else ctx.base_dir / name
+            if not path.is_file():
+                out.problems.append(f"raster_file: '{name}' not found next to the scenario file; expected a "
+                                    "depth GeoTIFF")
+        if spec.damage_curve not in ("jrc_residential", "jrc_commercial"):
+            path = Path(spec.damage_curve) if ctx.base_dir is None else ctx.base_dir / spec.damage_curve
+            if not path.is_file():
+                out.problems.append(f"damage_curve: '{spec.damage_curve}' is neither jrc_residential, jrc_commercial "
+                                    "nor a CSV next to the scenario file; expected one of those")
+        if out.problems:
+            return out
+        depth = flood_depth(twin, spec, ctx, level_m=Flood.design_level(spec))
+        wet = float((depth.fillna(0) > 0).sum()) * abs(float(np.prod(depth.rio.resolution())))
+        out.notes.append(f"flood: '{spec.name}' ({spec.hazard}) covers {wet / 10_000:,.1f} ha, deepest "
+                         f"{float(depth.max()):.2f} m")
+        return out
+
+    @staticmethod
+    def design_level(spec: s.Flood) -> float | None:
+        """The level the scenario's twin floods to: level_m, else the rarest return-period event."""
+        if spec.level_m is not None or not spec.return_periods:
+            return spec.level_m
+        return min(spec.return_periods, key=lambda e: e.annual_probability).level_m
+
+    @staticmethod
+    def apply(twin: Twin, spec: s.Flood, ctx: Context) -> tuple[Twin, Outcome]:
+        from ..hazards import impacts
+
+        depth = flood_depth(twin, spec, ctx, level_m=Flood.design_level(spec))
+        if twin.flood_depth is not None:
+            depth = np.maximum(depth, twin.flood_depth.rio.reproject_match(depth).fillna(0))
+        _, factors = impacts.flooded_network(twin, depth, spec.passable_m)
+        flooded = twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors)
+        curve = impacts.curve_for(spec.damage_curve, ctx.base_dir)
+        events = []
+        for event in spec.return_periods or []:
+            event_depth = flood_depth(twin, spec, ctx, level_m=event.level_m, raster_file=event.raster_file)
+            damage = impacts.flood.building_damage(impacts.flood.building_depths(event_depth, twin.layers["buildings"]),
+                                                   twin.layers["buildings"], curve=curve,
+                                                   value_per_m2=spec.value_per_m2, threshold_m=impacts.FLOODED_HOME_M)
+            events.append((float(damage["damage_eur"].sum()), event.annual_probability))
+        found = impacts.assess(flooded, curve=curve, value_per_m2=spec.value_per_m2, damages_by_event=events or None)
+        out = Outcome(counts={"buildings_flooded": len(found.buildings),
+                              "households_home_flooded": int(found.groups.loc["all", "households_home_flooded"]),
+                              "households_stranded": int(found.groups.loc["all", "households_stranded"])})
+        out.extra["flood"] = found
+        return flooded, out

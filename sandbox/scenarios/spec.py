@@ -270,6 +270,52 @@ class AddTransitLine(Model):
     stops: list[StopSpec] = Field(min_length=2)
 
 
+class ReturnPeriod(Model):
+    """One event of a flood's risk curve: a water level (or depth raster) and its annual probability."""
+
+    annual_probability: float = Field(gt=0, le=1)
+    level_m: float | None = None
+    raster_file: str | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> ReturnPeriod:
+        if (self.level_m is None) == (self.raster_file is None):
+            raise ValueError("give exactly one of level_m or raster_file")
+        return self
+
+
+class Flood(Located):
+    """Water on the twin: a still ``water_level`` on its terrain, a ``depth_raster`` from an authority or model,
+    or drawn ``extent`` polygons with a depth. Streets deeper than a mode's limit become impassable."""
+
+    type: Literal["flood"]
+    name: str = "flood"
+    hazard: Literal["water_level", "depth_raster", "extent"]
+    level_m: float | None = Field(default=None, ge=-10, le=50)
+    connected: bool = True
+    raster_file: str | None = None
+    raster_crs: str | None = None
+    depth_m: float | None = Field(default=None, gt=0, le=20)
+    resolution_m: float = Field(default=5.0, gt=0, le=100)
+    passable_m: dict[Mode, float] = Field(default_factory=dict)
+    damage_curve: str = "jrc_residential"
+    value_per_m2: float = Field(default=2000.0, gt=0)
+    return_periods: list[ReturnPeriod] | None = Field(default=None, min_length=2)
+
+    @model_validator(mode="after")
+    def _complete(self) -> Flood:
+        needs = {"water_level": ("level_m", self.level_m), "depth_raster": ("raster_file", self.raster_file),
+                 "extent": ("depth_m", self.depth_m)}
+        field_name, value = needs[self.hazard]
+        if value is None and not (self.hazard == "water_level" and self.return_periods):
+            raise ValueError(f"hazard {self.hazard} needs {field_name}")
+        if self.hazard == "extent" and self.place_count() != 1:
+            raise ValueError("hazard extent needs exactly one of area or area_file (the flooded polygons)")
+        if any(v <= 0 for v in self.passable_m.values()):
+            raise ValueError("passable_m values must be depths > 0 in metres")
+        return self
+
+
 class AgePopulation(Model):
     """The same households, ``years`` older (no births, deaths or moves)."""
 
@@ -279,11 +325,12 @@ class AgePopulation(Model):
 
 Intervention = Annotated[
     Union[AddHousing, RemoveBuildings, AddPark, RemovePark, AddFacility, CloseFacility, CloseStreets,
-          AddTransitStop, AddTransitLine, AgePopulation],
+          AddTransitStop, AddTransitLine, AgePopulation, Flood],
     Field(discriminator="type"),
 ]
 INTERVENTION_TYPES = ("add_housing", "remove_buildings", "add_park", "remove_park", "add_facility",
-                      "close_facility", "close_streets", "add_transit_stop", "add_transit_line", "age_population")
+                      "close_facility", "close_streets", "add_transit_stop", "add_transit_line", "age_population",
+                      "flood")
 
 
 # --- the scenario -----------------------------------------------------------------------------------------------
