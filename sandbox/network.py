@@ -254,8 +254,8 @@ def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, s
     speed), then along it to the edge's head node (to its tail node when ``arrive``: coming from the network to
     the point). Several candidates let the search pick the entry that suits each trip, so a courtyard path does
     not force a detour. ``factors`` multiply edge travel times as in ``Twin.edge_factors``: closed edges (``inf``)
-    drop out of the candidates chosen on the whole network, so a closure can only take entries away (a point
-    whose every candidate is closed joins the nearest open streets).
+    drop out of the candidates chosen on the whole network, so a closure can only take entries away; a point
+    whose every nearby street is closed (or flooded) has no entry: it is cut off.
     """
     points = shapely.points(np.asarray(xy, dtype="float64").reshape(-1, 2))
     if len(points) == 0:
@@ -264,13 +264,6 @@ def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, s
     point, edge = _candidates(net.tree, points, slack_m)
     is_open = np.isfinite(time_s[edge])
     point, edge = point[is_open], edge[is_open]
-    stranded = np.setdiff1d(np.arange(len(points)), point)
-    if len(stranded) and np.isfinite(time_s).any():
-        # Every nearby street is closed: join the nearest open ones instead.
-        open_edges = np.flatnonzero(np.isfinite(time_s))
-        extra_point, extra = _candidates(shapely.STRtree(net.geometry[open_edges]), points[stranded], slack_m)
-        point = np.concatenate([point, stranded[extra_point]])
-        edge = np.concatenate([edge, open_edges[extra]])
     lines, at = net.geometry[edge], points[point]
     along = shapely.line_locate_point(lines, at) / np.maximum(shapely.length(lines), 1e-9)
     leg_s = shapely.distance(lines, at) / net.access_mps

@@ -490,6 +490,7 @@ def check_scenario(scenario: s.Scenario, twin: Twin) -> Checked:
 
 
 SOURCE_WATER = {"sea", "river", "lake", "bay"}
+FLOOD_MARGIN_M = 200.0
 
 
 def flood_depth(twin: Twin, spec: s.Flood, ctx: Context, *, level_m: float | None = None,
@@ -502,12 +503,14 @@ def flood_depth(twin: Twin, spec: s.Flood, ctx: Context, *, level_m: float | Non
         sources = water.geometry[water["kind"].isin(SOURCE_WATER)] if "kind" in water else water.geometry.iloc[:0]
         return flood.bathtub(twin.terrain, level_m if level_m is not None else spec.level_m,
                              sources=sources if len(sources) else None, connected=spec.connected)
+    # The grid reaches past the street network's extent, to the buildings on its edges.
+    area = shapely.box(*twin.extent).buffer(FLOOD_MARGIN_M, join_style="mitre")
     if spec.hazard == "depth_raster":
         name = raster_file or spec.raster_file
         return flood.depth_from_raster(name if ctx.base_dir is None else ctx.base_dir / name, crs=spec.raster_crs,
-                                       to_crs=twin.crs, bbox=twin.extent)
+                                       to_crs=twin.crs, bbox=area.bounds)
     shapes = gpd.GeoDataFrame(geometry=[to_twin(spec.shape(ctx.base_dir), twin)], crs=twin.crs)
-    return flood.depth_from_extents(shapes, depth_m=spec.depth_m, bounds=twin.extent,
+    return flood.depth_from_extents(shapes, depth_m=spec.depth_m, bounds=area.bounds,
                                     resolution_m=spec.resolution_m, crs=twin.crs)
 
 
