@@ -303,12 +303,13 @@ def test_building_depths_max_and_mean_over_touched_cells():
     assert result["cells"].tolist() == [4, 1, 1, 1, 0, 6]
 
 
-def test_a_small_building_keeps_the_cell_it_shares_with_a_large_one():
+def test_neighbours_sharing_a_cell_both_get_it():
     depth = grid(np.array([[0.0, 0.0], [0.0, 2.0]]))
     buildings = gpd.GeoDataFrame(geometry=[shapely.box(LEFT + 1, TOP - 19, LEFT + 19, TOP - 1),
                                            cell_box(1, 1, inset=4)], crs=CRS)
     result = flood.building_depths(depth, buildings)
-    assert result["max_depth_m"].tolist() == [0.0, 2.0] and result["cells"].tolist() == [3, 1]
+    assert result["max_depth_m"].tolist() == [2.0, 2.0] and result["mean_depth_m"].tolist() == [0.5, 2.0]
+    assert result["cells"].tolist() == [4, 1]
 
 
 def test_building_damage_by_hand():

@@ -330,21 +330,23 @@ def building_depths(depth: xr.DataArray, buildings: gpd.GeoDataFrame) -> pd.Data
     transform, shape = _grid(depth, "building_depths")
     n = len(buildings)
     values = np.asarray(depth.values, dtype="float64").ravel()
-    owner, u0, v0, u1, v1 = _edges_in_cells(_geometries(buildings, depth.rio.crs), transform)
-    inner_owner, inner_cell = _covered_cells(owner, u0, v0, u1, v1, shape)
-    edge_owner, edge_cell = _outline_cells(owner, u0, v0, u1, v1, shape)
-    inner, edge = values[inner_cell], values[edge_cell]
+    edges = _edges_in_cells(_geometries(buildings, depth.rio.crs), transform)
+    inner_owner, inner_cell = _covered_cells(*edges, shape)
+    edge_owner, edge_cell = _outline_cells(*edges, shape)
+    inner = values[inner_cell]
     deepest = np.zeros(n)
-    np.maximum.at(deepest, inner_owner, np.nan_to_num(inner))
-    np.maximum.at(deepest, edge_owner, np.nan_to_num(edge))
-    # Buildings covering no centre: the mean over their distinct touched cells.
+    np.fmax.at(deepest, inner_owner, inner)  # fmax: cells without data do not count
+    np.fmax.at(deepest, edge_owner, values[edge_cell])
+    # A building covering no cell centre takes the mean over the distinct cells it touches.
     small = np.bincount(inner_owner, minlength=n) == 0
     pairs = np.unique(edge_owner[small[edge_owner]] * values.size + edge_cell[small[edge_owner]])
     mean_owner = np.concatenate([inner_owner, pairs // values.size])
     mean_values = np.concatenate([inner, values[pairs % values.size]])
-    valid = ~np.isnan(mean_values)
-    cells = np.bincount(mean_owner[valid], minlength=n)
-    total = np.bincount(mean_owner[valid], weights=mean_values[valid], minlength=n)
+    if np.isnan(mean_values).any():
+        keep = ~np.isnan(mean_values)
+        mean_owner, mean_values = mean_owner[keep], mean_values[keep]
+    cells = np.bincount(mean_owner, minlength=n)
+    total = np.bincount(mean_owner, weights=mean_values, minlength=n)
     mean = np.divide(total, cells, out=np.zeros(n), where=cells > 0)
     return pd.DataFrame({"max_depth_m": deepest, "mean_depth_m": mean, "cells": cells}, index=buildings.index)
 
@@ -523,8 +525,9 @@ def _ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray
     """All integers first[i]..last[i] (none when last < first), as (i, value) pairs."""
     count = np.maximum(last - first + 1, 0)
     which = np.repeat(np.arange(len(count)), count)
-    offset = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-    return which, first[which] + offset
+    value = np.arange(len(which))
+    value += np.repeat(first - (np.cumsum(count) - count), count)
+    return which, value
 
 
 def _covered_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.ndarray, v1: np.ndarray,
@@ -534,16 +537,22 @@ def _covered_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.nda
     rows, cols = shape
     top, bottom = np.minimum(v0, v1), np.maximum(v0, v1)
     # Rows whose centre r + 0.5 lies in [top, bottom): half-open, so a vertex on a scanline counts once.
-    first = np.maximum(np.ceil(top - 0.5), 0).astype(np.int64)
-    last = np.minimum(np.ceil(bottom - 0.5) - 1, rows - 1).astype(np.int64)
-    seg, row = _ranges(first, last)
+    seg, row = _ranges(np.maximum(np.ceil(top - 0.5), 0).astype(np.int64),
+                       np.minimum(np.ceil(bottom - 0.5) - 1, rows - 1).astype(np.int64))
     x = u0[seg] + (row + 0.5 - v0[seg]) * (u1[seg] - u0[seg]) / (v1[seg] - v0[seg])
     line = owner[seg] * rows + row
-    order = np.lexsort((x, line))
-    start, end, line = x[order][0::2], x[order][1::2], line[order][0::2]
-    span, col = _ranges(np.maximum(np.ceil(start - 0.5), 0).astype(np.int64),
-                        np.minimum(np.ceil(end - 0.5) - 1, cols - 1).astype(np.int64))
-    return line[span] // rows, (line[span] % rows) * cols + col
+    # One float key sorts by line, then x (clipped: beyond the grid only the side matters); exact unless
+    # crossings on one line are closer than the key's precision, then sort on both keys.
+    order = np.argsort(line * (cols + 3.0) + (np.clip(x, -1.0, cols + 1.0) + 1.0))
+    x, line = x[order], line[order]
+    if (np.diff(x)[line[1:] == line[:-1]] < 0).any():
+        order = np.lexsort((x, line))
+        x, line = x[order], line[order]
+    start, end, line = x[0::2], x[1::2], line[0::2]
+    base = (line % rows) * cols
+    span, cell = _ranges(base + np.maximum(np.ceil(start - 0.5), 0).astype(np.int64),
+                         base + np.minimum(np.ceil(end - 0.5) - 1, cols - 1).astype(np.int64))
+    return (line // rows)[span], cell
 
 
 def _outline_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.ndarray, v1: np.ndarray,
