@@ -20,7 +20,7 @@ import xarray as xr
 
 from . import access, words
 from ._errors import ScenarioError, TwinError
-from .compare import BASELINE, EQUITY, compare, publishable
+from .compare import BASELINE, EQUITY, compare, household_values, publishable
 from .export import staged_folder, zone_table
 from .privacy import DEFAULT_K
 from .scenarios.interventions import Checked, check_scenario
@@ -322,8 +322,6 @@ def microdata(run: Run) -> pd.DataFrame:
     """Per-household values before and after (only written when microdata is explicitly allowed)."""
     columns = {}
     for key, (before, after) in run.households.items():
-        from .compare import household_values
-
         for label, ds in (("baseline", before), ("scenario", after)):
             values, _ = household_values(ds)
             if "group" in values.dims:

@@ -52,16 +52,15 @@ def curve_for(name: str, base_dir: Path | None) -> flood.DepthDamage:
     return flood.read_curve(Path(name) if base_dir is None else Path(base_dir) / name)
 
 
-def flooded_network(twin: Twin, depth, passable_m: dict[str, float]) -> tuple[dict[str, np.ndarray],
-                                                                            dict[str, np.ndarray]]:
-    """Per mode: the maximum depth along every edge and the travel-time factors it implies, combined with any
-    closures already in the twin."""
-    depths, factors = {}, {}
+def flooded_network(twin: Twin, depth, passable_m: dict[str, float]) -> dict[str, np.ndarray]:
+    """Per mode: the travel-time factors that the water along every edge implies, combined with any closures
+    already in the twin."""
+    factors = {}
     for mode, graph in twin.networks.items():
-        depths[mode] = flood.edge_depths(depth, graph)
         limit = passable_m.get(mode, flood.PASSABLE_M.get(mode, 0.2))
-        factors[mode] = twin.travel_time_factors(mode) * flood.edge_factors(depths[mode], mode=mode, limit_m=limit)
-    return depths, factors
+        edge_depth = flood.edge_depths(depth, graph)
+        factors[mode] = twin.travel_time_factors(mode) * flood.edge_factors(edge_depth, mode=mode, limit_m=limit)
+    return factors
 
 
 def _main_component(twin: Twin, mode: str) -> np.ndarray:

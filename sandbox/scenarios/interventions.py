@@ -560,7 +560,7 @@ class Flood:
         depth = flood_depth(twin, spec, ctx, level_m=Flood.design_level(spec))
         if twin.flood_depth is not None:
             depth = np.maximum(depth, twin.flood_depth.rio.reproject_match(depth).fillna(0))
-        _, factors = impacts.flooded_network(twin, depth, spec.passable_m)
+        factors = impacts.flooded_network(twin, depth, spec.passable_m)
         flooded = twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors)
         curve = impacts.curve_for(spec.damage_curve, ctx.base_dir)
         events = []
