@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import rioxarray  # noqa: F401  (the .rio accessor)
 import xarray as xr
 from typer.testing import CliRunner
 
@@ -139,3 +140,34 @@ def test_cli_runs_the_default_flood_example(helsinki, tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads((tmp_path / "flood-market-square" / "summary.json").read_text())
     assert summary["flood"]["streets_impassable_m"]["walk"] > 0
+
+
+def test_a_depth_raster_from_an_authority_is_reprojected_and_used(tmp_path):
+    from rasterio.transform import from_origin
+
+    twin = tiny_twin()
+    ox, oy = node_xy(0, 0)
+    # 0.4 m of water over the west street between corners (0, 1) and (0, 2), in another CRS (UTM 35N).
+    grid = xr.DataArray(np.zeros((60, 60), "float32"), dims=("y", "x"),
+                        coords={"y": oy + 395 - 10 * np.arange(60), "x": ox - 195 + 10 * np.arange(60)})
+    grid.values[(grid.y.values[:, None] > oy + 115) & (grid.y.values[:, None] < oy + 185)
+                & (np.abs(grid.x.values[None, :] - ox) < 15)] = 0.4
+    grid = grid.rio.write_transform(from_origin(ox - 200, oy + 400, 10, 10)).rio.write_crs("EPSG:3067")
+    grid.rio.reproject("EPSG:32635").rio.to_raster(tmp_path / "depth.tif")
+    path = tmp_path / "raster-flood.yaml"
+    path.write_text("""schema_version: 1
+name: raster-flood
+interventions: [{type: flood, hazard: depth_raster, raster_file: depth.tif}]
+indicators: [{measure: nearest, to: care, minutes: [5]}]
+groups: [all]
+""")
+    from sandbox.scenarios.load import load_scenario
+
+    run = run_scenario(load_scenario(path), twin=twin)
+    after = run.households["nearest-care-walk"][1]["travel_time_s"].to_numpy()
+    assert after[0] * 1.2 == pytest.approx(500, abs=1)  # the flooded street is cut for walkers (limit 0.2 m)
+    assert run.summary()["flood"]["streets_impassable_m"]["walk"] > 0
+    missing = tmp_path / "missing.yaml"
+    missing.write_text(path.read_text().replace("depth.tif", "nowhere.tif"))
+    with pytest.raises(ScenarioError, match="raster_file: 'nowhere.tif' not found next to the scenario file"):
+        run_scenario(load_scenario(missing), twin=twin)
