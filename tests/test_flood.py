@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
-from pathlib import Path
 
 import geopandas as gpd
 import networkx as nx
@@ -12,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import shapely
+import shapely.affinity
 import xarray as xr
+from rasterio.features import geometry_mask
 from rasterio.transform import from_origin
 from scipy import ndimage
 
@@ -22,8 +22,6 @@ from sandbox.terrain import read_dem
 from tests.tiny import CRS, node_xy, tiny_twin
 
 LEFT, TOP = 385_000.0, 6_672_000.0
-HELSINKI_DEM = (Path(os.environ.get("SANDBOX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-                / "helsinki" / "dem" / "L4133C_dem10m_epsg3067.tif")
 
 
 def grid(values, *, cell: float = 10.0, left: float = LEFT, top: float = TOP, crs: str | None = CRS) -> xr.DataArray:
@@ -286,7 +284,7 @@ def test_read_curve_and_its_errors(tmp_path):
 # --- impacts ----------------------------------------------------------------------------------------------------
 
 
-def test_building_depths_max_and_mean_over_touched_cells():
+def test_building_depths_by_hand():
     depth = grid(np.arange(16).reshape(4, 4) * 0.1)
     buildings = gpd.GeoDataFrame({"floor_area_m2": [200.0, 4.0, 4.0, 4.0, 100.0, 500.0]}, crs=CRS, geometry=[
         shapely.box(LEFT + 1, TOP - 19, LEFT + 19, TOP - 1),  # cells (0,0) (0,1) (1,0) (1,1)
@@ -310,6 +308,48 @@ def test_neighbours_sharing_a_cell_both_get_it():
     result = flood.building_depths(depth, buildings)
     assert result["max_depth_m"].tolist() == [2.0, 2.0] and result["mean_depth_m"].tolist() == [0.5, 2.0]
     assert result["cells"].tolist() == [4, 1]
+
+
+def random_footprints(rng: np.random.Generator, n: int) -> list:
+    """Boxes, rounded blobs, rings with holes, two-part buildings and turned L-shapes around a 50 x 40 grid,
+    some hanging off its edges and some smaller than a cell."""
+    shapes = []
+    for _ in range(n):
+        x, y = LEFT + rng.uniform(-10, 110), TOP - rng.uniform(-10, 90)
+        kind = rng.integers(5)
+        if kind == 0:
+            shape = shapely.box(x, y, x + rng.uniform(0.1, 30), y + rng.uniform(0.1, 30))
+        elif kind == 1:
+            shape = shapely.Point(x, y).buffer(rng.uniform(0.3, 12), quad_segs=int(rng.integers(1, 6)))
+        elif kind == 2:
+            shape = shapely.Point(x, y).buffer(10).difference(shapely.Point(x, y).buffer(5))
+        elif kind == 3:
+            shape = shapely.MultiPolygon([shapely.box(x, y, x + 3, y + 3), shapely.box(x + 8, y, x + 12, y + 9)])
+        else:
+            shape = shapely.Polygon([(x, y), (x + 20, y), (x + 20, y + 4), (x + 4, y + 4), (x + 4, y + 15),
+                                     (x, y + 15)])
+            shape = shapely.affinity.rotate(shape, rng.uniform(0, 360), origin=(x, y))
+        shapes.append(shape)
+    return shapes
+
+
+def test_building_depths_match_rasterio_masks_one_building_at_a_time(monkeypatch):
+    rng = np.random.default_rng(5)
+    values = rng.uniform(0, 2, (40, 50))
+    values[rng.random(values.shape) < 0.05] = np.nan
+    depth = grid(values, cell=2.0)
+    buildings = gpd.GeoDataFrame(geometry=random_footprints(rng, 150), crs=CRS)
+    monkeypatch.setattr(flood, "FOOTPRINT_BATCH", 7)  # batches must not change anything
+    result = flood.building_depths(depth, buildings)
+    transform = depth.rio.transform()
+    for i, shape in enumerate(buildings.geometry):
+        touched = values[~geometry_mask([shape], out_shape=values.shape, transform=transform, all_touched=True)]
+        covered = values[~geometry_mask([shape], out_shape=values.shape, transform=transform)]
+        covered = covered if covered.size else touched
+        covered = covered[~np.isnan(covered)]
+        expected = (np.nanmax(touched, initial=0.0), covered.mean() if covered.size else 0.0, covered.size)
+        assert result.iloc[i].tolist() == pytest.approx(expected, rel=1e-12), i
+    assert (result["cells"] > 0).sum() > 100 and (result["cells"] == 1).sum() > 0
 
 
 def test_building_damage_by_hand():
@@ -419,10 +459,12 @@ def test_expected_annual_damage_by_hand():
 
 
 @pytest.fixture(scope="module")
-def helsinki_dem():
-    if not HELSINKI_DEM.is_file():
-        pytest.skip(f"{HELSINKI_DEM} is absent")
-    return read_dem(HELSINKI_DEM)
+def helsinki_dem(shared_data):
+    """NLS 10 m DEM of Helsinki's shore (../shared/data, via $SANDBOX_SHARED_DATA); the sea is stored as ~0.25 m."""
+    path = shared_data / "dem" / "L4133C_dem10m_epsg3067.tif"
+    if not path.is_file():
+        pytest.skip(f"{path} is absent")
+    return read_dem(path)
 
 
 def test_sea_level_rise_on_helsinki_shore(helsinki_dem):

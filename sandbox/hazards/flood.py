@@ -31,12 +31,14 @@ JRC_CSV = "jrc_depth_damage.csv"
 CURVE_COLUMNS = "depth_m,fraction"
 PASSABLE_M = {"walk": 0.2, "bike": 0.2, "drive": 0.3}
 DEPTH_ATTRS = {"units": "m", "long_name": "flood depth"}
+FOOTPRINT_BATCH = 5_000
 
 
 # --- depth maps -------------------------------------------------------------------------------------------------
 
 
-def bathtub(dem: xr.DataArray, level_m: float, *, sources: np.ndarray | gpd.GeoSeries | None = None,
+def bathtub(dem: xr.DataArray, level_m: float, *,
+            sources: np.ndarray | gpd.GeoSeries | gpd.GeoDataFrame | None = None,
             connected: bool = True) -> xr.DataArray:
     """Flood depth under a still water level (the connected bathtub).
 
@@ -74,7 +76,6 @@ def bathtub(dem: xr.DataArray, level_m: float, *, sources: np.ndarray | gpd.GeoS
         labels, count = ndimage.label(wet, structure=FOUR_NEIGHBOURS)
         reached = np.zeros(count + 1, dtype=bool)
         reached[labels[_seeds(dem, ground, sources) & wet]] = True
-        reached[0] = False
         wet = reached[labels]
     depth = np.zeros_like(ground)
     np.subtract(level_m, ground, out=depth, where=wet)
@@ -86,7 +87,8 @@ def bathtub(dem: xr.DataArray, level_m: float, *, sources: np.ndarray | gpd.GeoS
     return out
 
 
-def _seeds(dem: xr.DataArray, ground: np.ndarray, sources: np.ndarray | gpd.GeoSeries | None) -> np.ndarray:
+def _seeds(dem: xr.DataArray, ground: np.ndarray, sources: np.ndarray | gpd.GeoSeries | gpd.GeoDataFrame | None
+           ) -> np.ndarray:
     """Cells the water starts from (before the below-the-level test)."""
     if sources is None:
         edge = np.zeros(ground.shape, dtype=bool)
@@ -314,12 +316,12 @@ def read_curve(path: str | Path) -> DepthDamage:
 
 
 def building_depths(depth: xr.DataArray, buildings: gpd.GeoDataFrame) -> pd.DataFrame:
-    """Water at each building: the deepest over every cell its footprint touches, the mean over the cells it covers.
+    """Water at each building: the deepest over the cells its footprint touches, the mean over those it covers.
 
     The maximum looks at every touched cell (as ``all_touched`` rasterizing does), so water lapping at a wall
     counts; the mean is over the cells whose centre lies in the footprint, so the fringe does not dilute it. A
     building covering no cell centre (smaller than a cell) takes the mean of the cells it touches. Neighbours
-    sharing a cell each get it. Cells without data are skipped.
+    sharing a cell each get it. Cells without data are skipped; points and lines get nothing.
 
     Returns
     -------
@@ -328,9 +330,20 @@ def building_depths(depth: xr.DataArray, buildings: gpd.GeoDataFrame) -> pd.Data
         (the cells the mean is over; 0 = off the raster).
     """
     transform, shape = _grid(depth, "building_depths")
-    n = len(buildings)
+    geoms = _geometries(buildings, depth.rio.crs)
     values = np.asarray(depth.values, dtype="float64").ravel()
-    edges = _edges_in_cells(_geometries(buildings, depth.rio.crs), transform)
+    # In batches: the per-cell arrays of a batch stay small enough for the allocator to reuse, not fresh pages.
+    stats = [_footprint_stats(geoms[i:i + FOOTPRINT_BATCH], values, transform, shape)
+             for i in range(0, len(geoms), FOOTPRINT_BATCH)] or [_footprint_stats(geoms, values, transform, shape)]
+    deepest, mean, cells = (np.concatenate(column) for column in zip(*stats))
+    return pd.DataFrame({"max_depth_m": deepest, "mean_depth_m": mean, "cells": cells}, index=buildings.index)
+
+
+def _footprint_stats(geoms: np.ndarray, values: np.ndarray, transform: Affine, shape: tuple[int, int]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Deepest touched cell, mean over covered cells and their count, per footprint (``values``: flat raster)."""
+    n = len(geoms)
+    edges = _edges_in_cells(geoms, transform)
     inner_owner, inner_cell = _covered_cells(*edges, shape)
     edge_owner, edge_cell = _outline_cells(*edges, shape)
     inner = values[inner_cell]
@@ -339,16 +352,16 @@ def building_depths(depth: xr.DataArray, buildings: gpd.GeoDataFrame) -> pd.Data
     np.fmax.at(deepest, edge_owner, values[edge_cell])
     # A building covering no cell centre takes the mean over the distinct cells it touches.
     small = np.bincount(inner_owner, minlength=n) == 0
-    pairs = np.unique(edge_owner[small[edge_owner]] * values.size + edge_cell[small[edge_owner]])
-    mean_owner = np.concatenate([inner_owner, pairs // values.size])
-    mean_values = np.concatenate([inner, values[pairs % values.size]])
-    if np.isnan(mean_values).any():
-        keep = ~np.isnan(mean_values)
-        mean_owner, mean_values = mean_owner[keep], mean_values[keep]
-    cells = np.bincount(mean_owner, minlength=n)
-    total = np.bincount(mean_owner, weights=mean_values, minlength=n)
-    mean = np.divide(total, cells, out=np.zeros(n), where=cells > 0)
-    return pd.DataFrame({"max_depth_m": deepest, "mean_depth_m": mean, "cells": cells}, index=buildings.index)
+    alone = small[edge_owner]
+    pairs = np.unique(edge_owner[alone].astype(np.int64) * values.size + edge_cell[alone])
+    cells, total = np.zeros(n, dtype=np.int64), np.zeros(n)
+    for who, found in ((inner_owner, inner), (pairs // values.size, values[pairs % values.size])):
+        known = ~np.isnan(found)
+        if not known.all():
+            who, found = who[known], found[known]
+        cells += np.bincount(who, minlength=n)
+        total += np.bincount(who, weights=found, minlength=n)
+    return deepest, np.divide(total, cells, out=np.zeros(n), where=cells > 0), cells
 
 
 def building_damage(depths: pd.DataFrame, buildings: gpd.GeoDataFrame, *, curve: DepthDamage,
@@ -513,21 +526,31 @@ def _present(geoms: np.ndarray) -> np.ndarray:
 
 def _edges_in_cells(geoms: np.ndarray, transform: Affine) -> tuple[np.ndarray, ...]:
     """Every ring segment of the polygons as (owner, u0, v0, u1, v1), in fractional column and row units."""
-    parts, part_owner = shapely.get_parts(geoms, return_index=True)
+    simple = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    # A polygon without holes is a single ring; the others (holes, multi-polygons) are split into rings first.
+    parts, part_owner = shapely.get_parts(geoms[~simple], return_index=True)
     rings, ring_part = shapely.get_rings(parts, return_index=True)
-    xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    ring_owner = np.concatenate([np.flatnonzero(simple), np.flatnonzero(~simple)[part_owner[ring_part]]])
+    xy, vertex_ring = shapely.get_coordinates(np.concatenate([geoms[simple], rings]), return_index=True)
     u, v = ~transform * (xy[:, 0], xy[:, 1])
     same = np.flatnonzero(vertex_ring[1:] == vertex_ring[:-1])  # consecutive vertices of one ring
-    return part_owner[ring_part[vertex_ring[same]]], u[same], v[same], u[same + 1], v[same + 1]
+    return ring_owner[vertex_ring[same]], u[same], v[same], u[same + 1], v[same + 1]
 
 
-def _ranges(first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """All integers first[i]..last[i] (none when last < first), as (i, value) pairs."""
-    count = np.maximum(last - first + 1, 0)
-    which = np.repeat(np.arange(len(count)), count)
-    value = np.arange(len(which))
-    value += np.repeat(first - (np.cumsum(count) - count), count)
-    return which, value
+def _ranges(first: np.ndarray, last: np.ndarray, step: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """How many values each range first[i], first[i] + step, ... up to last[i] holds (0 when last < first), and
+    all of them in one array, built by one cumulative sum (few large temporaries: these arrays are the big ones).
+    """
+    count = np.maximum((last - first) // step + 1, 0)
+    fits32 = not count.size or max(np.abs(first).max(), np.abs(last).max()) < 2**30
+    value = np.full(int(count.sum()), step, dtype=np.int32 if fits32 else np.int64)
+    filled = np.flatnonzero(count)
+    if filled.size:
+        head, n = first[filled], count[filled]
+        tail = head + (n - 1) * step
+        value[np.cumsum(n) - n] = head - np.concatenate([[0], tail[:-1]])  # the jump from the previous range
+        np.cumsum(value, out=value)
+    return count, value
 
 
 def _covered_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.ndarray, v1: np.ndarray,
@@ -537,8 +560,9 @@ def _covered_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.nda
     rows, cols = shape
     top, bottom = np.minimum(v0, v1), np.maximum(v0, v1)
     # Rows whose centre r + 0.5 lies in [top, bottom): half-open, so a vertex on a scanline counts once.
-    seg, row = _ranges(np.maximum(np.ceil(top - 0.5), 0).astype(np.int64),
-                       np.minimum(np.ceil(bottom - 0.5) - 1, rows - 1).astype(np.int64))
+    count, row = _ranges(np.maximum(np.ceil(top - 0.5), 0).astype(np.int64),
+                         np.minimum(np.ceil(bottom - 0.5) - 1, rows - 1).astype(np.int64))
+    seg = np.repeat(np.arange(len(count)), count)
     x = u0[seg] + (row + 0.5 - v0[seg]) * (u1[seg] - u0[seg]) / (v1[seg] - v0[seg])
     line = owner[seg] * rows + row
     # One float key sorts by line, then x (clipped: beyond the grid only the side matters); exact unless
@@ -550,9 +574,9 @@ def _covered_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.nda
         x, line = x[order], line[order]
     start, end, line = x[0::2], x[1::2], line[0::2]
     base = (line % rows) * cols
-    span, cell = _ranges(base + np.maximum(np.ceil(start - 0.5), 0).astype(np.int64),
-                         base + np.minimum(np.ceil(end - 0.5) - 1, cols - 1).astype(np.int64))
-    return (line // rows)[span], cell
+    count, cell = _ranges(base + np.maximum(np.ceil(start - 0.5), 0).astype(np.int64),
+                          base + np.minimum(np.ceil(end - 0.5) - 1, cols - 1).astype(np.int64))
+    return np.repeat((line // rows).astype(np.int32), count), cell
 
 
 def _outline_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.ndarray, v1: np.ndarray,
@@ -561,13 +585,15 @@ def _outline_cells(owner: np.ndarray, u0: np.ndarray, v0: np.ndarray, u1: np.nda
     between the segment's heights at the column's two sides. A cell may appear more than once."""
     rows, cols = shape
     left, right = np.minimum(u0, u1), np.maximum(u0, u1)
-    seg, col = _ranges(np.maximum(np.floor(left), 0).astype(np.int64),
-                       np.minimum(np.floor(right), cols - 1).astype(np.int64))
+    count, col = _ranges(np.maximum(np.floor(left), 0).astype(np.int64),
+                         np.minimum(np.floor(right), cols - 1).astype(np.int64))
+    seg = np.repeat(np.arange(len(count)), count)
     a, b = np.maximum(left[seg], col), np.minimum(right[seg], col + 1)  # the segment's stretch in this column
     du = (u1 - u0)[seg]
     slope = np.divide((v1 - v0)[seg], du, out=np.zeros_like(du), where=du != 0)
     va = np.where(du != 0, v0[seg] + (a - u0[seg]) * slope, v0[seg])
     vb = np.where(du != 0, v0[seg] + (b - u0[seg]) * slope, v1[seg])
-    piece, row = _ranges(np.maximum(np.floor(np.minimum(va, vb)), 0).astype(np.int64),
-                         np.minimum(np.floor(np.maximum(va, vb)), rows - 1).astype(np.int64))
-    return owner[seg[piece]], row * cols + col[piece]
+    top = np.maximum(np.floor(np.minimum(va, vb)), 0).astype(np.int64)
+    bottom = np.minimum(np.floor(np.maximum(va, vb)), rows - 1).astype(np.int64)
+    count, cell = _ranges(top * cols + col, bottom * cols + col, step=cols)
+    return np.repeat(owner[seg].astype(np.int32), count), cell

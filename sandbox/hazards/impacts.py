@@ -16,6 +16,7 @@ from ..twin import GROUP_COLUMNS, Twin
 from . import flood
 
 FLOODED_HOME_M = 0.05  # water above this at a building counts as reaching it
+DAMAGED_AREA = "footprint_m2"  # water reaches the ground floor, not the storeys above it
 
 
 @dataclass
@@ -96,7 +97,7 @@ def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
     buildings = twin.layers["buildings"]
     depths = flood.building_depths(depth, buildings)
     damage = flood.building_damage(depths, buildings, curve=curve, value_per_m2=value_per_m2,
-                                   threshold_m=FLOODED_HOME_M)
+                                   threshold_m=FLOODED_HOME_M, area_column=DAMAGED_AREA)
     flooded = buildings.join(depths).join(damage[["flooded", "damage_eur"]])
     flooded = flooded[flooded["flooded"]][["name", "residential", "floor_area_m2", "max_depth_m", "mean_depth_m",
                                            "damage_eur", "geometry"]]

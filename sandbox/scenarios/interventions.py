@@ -568,7 +568,8 @@ class Flood:
             event_depth = flood_depth(twin, spec, ctx, level_m=event.level_m, raster_file=event.raster_file)
             damage = impacts.flood.building_damage(impacts.flood.building_depths(event_depth, twin.layers["buildings"]),
                                                    twin.layers["buildings"], curve=curve,
-                                                   value_per_m2=spec.value_per_m2, threshold_m=impacts.FLOODED_HOME_M)
+                                                   value_per_m2=spec.value_per_m2, threshold_m=impacts.FLOODED_HOME_M,
+                                                   area_column=impacts.DAMAGED_AREA)
             events.append((float(damage["damage_eur"].sum()), event.annual_probability))
         found = impacts.assess(flooded, curve=curve, value_per_m2=spec.value_per_m2, damages_by_event=events or None)
         out = Outcome(counts={"buildings_flooded": len(found.buildings),
