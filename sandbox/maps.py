@@ -101,6 +101,9 @@ class ZoneMap:
                        f"</span>{html.escape(label)}</div>" for c, label in zip(self.scale.colors, self.scale.labels))
         rows += (f'<div class="row"><span class="swatch" style="background: rgba(200,200,200,0.6)"></span>'
                  f"no residents of the group, or hidden (fewer than {self.k} households)</div>")
+        if self.twin.flood_depth is not None:
+            rows += ('<div class="row"><span class="swatch" style="background: linear-gradient(90deg, '
+                     'rgb(198,219,239), rgb(8,48,107))"></span>flood water, shallow to 2 m or deeper</div>')
         return f"<b>{html.escape(self.legend_title)}</b>{rows}"
 
     def _repr_html_(self) -> str:  # so that a ZoneMap shows itself in Jupyter like a Deck
@@ -184,11 +187,33 @@ def zone_layers(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Sc
     layers = [pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
                         get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True,
                         auto_highlight=True)]
+    if twin.flood_depth is not None:
+        layers.append(depth_layer(twin.flood_depth))
     if outlines is not None and len(outlines):
         layers.append(_outline_layer(outlines))
     if highlight is not None and len(highlight):
         layers.append(_highlight_layer(highlight))
     return layers
+
+
+def depth_layer(depth: xr.DataArray, *, deepest_m: float = 2.0) -> pdk.Layer:
+    """Flood depth as a picture laid on the map: light to dark blue up to ``deepest_m``, dry cells clear. The
+    image travels inside the page as a data URI, so the map still needs no network."""
+    import base64
+    import io
+
+    from matplotlib import colormaps
+    from PIL import Image
+
+    shown = depth.rio.reproject("EPSG:4326", nodata=np.nan)
+    values = np.nan_to_num(shown.to_numpy(), nan=0.0)
+    rgba = (colormaps["Blues"](np.clip(0.35 + 0.65 * values / deepest_m, 0, 1)) * 255).astype(np.uint8)
+    rgba[..., 3] = np.where(values > 0.01, 200, 0)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    left, bottom, right, top = shown.rio.bounds()
+    return pdk.Layer("BitmapLayer", id="flood-depth", bounds=[left, bottom, right, top], pickable=False,
+                     image=pdk.types.String("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()))
 
 
 def _outline_layer(changes: gpd.GeoDataFrame) -> pdk.Layer:

@@ -61,6 +61,7 @@ def test_deep_water_on_a_street_cuts_it_and_reaches_a_home(tmp_path):
     assert float(depth.max()) == pytest.approx(0.5)
     report = (folder / "report.html").read_text()
     assert "Flood: what the water reaches" in report
+    assert '"flood-depth"' in report and '"image": "data:image/png;base64,' in report  # drawn, still offline
 
 
 def test_shallow_water_slows_walkers_and_floods_a_building():
