@@ -253,10 +253,15 @@ def _indicator_problems(scenario: Scenario, baseline: Twin, changed: Twin) -> li
     return problems
 
 
+def _compared_zonal(safe: xr.Dataset) -> list[str]:
+    """Zonal variables of a published comparison that have a baseline and a scenario side (not their changes
+    nor the suppression flags)."""
+    return [n for n in safe.data_vars if "zone" in safe[n].dims and not n.startswith("change_") and n != "suppressed"]
+
+
 def _view(safe: xr.Dataset, view: str, name: str) -> xr.Dataset:
     """The baseline, the scenario or the change of a published comparison, as a plain indicator Dataset."""
-    zonal = [n for n in safe.data_vars if "zone" in safe[n].dims and not n.startswith("change_")
-             and n != "suppressed"]
+    zonal = _compared_zonal(safe)
     if view == "change":
         part = xr.Dataset({n: safe[f"change_{n}"] for n in zonal if f"change_{n}" in safe})
         part["households"] = safe["households"].max("scenario")
@@ -300,8 +305,7 @@ def indicator_table(run: Run) -> pd.DataFrame:
     frames = []
     for key in run.indicators:
         safe = run.published(key)
-        zonal = [n for n in safe.data_vars if "zone" in safe[n].dims and not n.startswith("change_")
-                 and n != "suppressed"]
+        zonal = _compared_zonal(safe)
         table = None
         for name in zonal:
             values = safe[name]
