@@ -1,6 +1,6 @@
 """sandbox: what-if scenarios on an urban digital twin, with the people in it."""
 
-__version__ = "0.1.0"  # before the imports below: export.py records it in manifests
+from importlib import metadata
 
 from ._errors import DataError, SandboxError, ScenarioError, TwinError
 from .build import PopulationGrid, build_twin
@@ -11,19 +11,17 @@ from .twin import Twin, read_twin, save_twin
 
 __all__ = [
     "DataError", "PopulationGrid", "Run", "SandboxError", "ScenarioError", "Twin", "TwinError", "__version__",
-    "build_twin", "compare_runs", "load_scenario", "load_twin", "read_twin", "run_scenario", "save_twin",
+    "build_twin", "compare_runs", "load_scenario", "load_twin", "open_run", "read_twin", "run_scenario",
+    "save_twin",
 ]
+__version__ = metadata.version("sandbox")
 
 
 def __getattr__(name: str):
     """Scenario runs pull in the compiled routing engine (numba): load them on first use, keeping
     ``import sandbox`` quick for loading and looking at twins."""
-    if name in ("Run", "run_scenario"):
+    if name in ("Run", "run_scenario", "compare_runs", "open_run"):
         from . import run
 
         return getattr(run, name)
-    if name == "compare_runs":
-        from .compare import compare_runs
-
-        return compare_runs
     raise AttributeError(f"module 'sandbox' has no attribute '{name}'")

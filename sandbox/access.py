@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
@@ -13,7 +15,7 @@ import xarray as xr
 
 from . import routing
 from ._errors import TwinError
-from .network import CompiledNetwork, Entries, compile_network, snap_points, snap_polygons
+from .network import Candidates, CompiledNetwork, compile_network, point_candidates, polygon_candidates
 from .layers import FACILITY_KINDS
 from .twin import GROUP_COLUMNS, Twin
 
@@ -77,43 +79,104 @@ def group_weights(households: pd.DataFrame, group: str) -> np.ndarray:
 # --- the search graph: network + households + destinations ----------------------------------------------------
 
 
-def _entries(net: CompiledNetwork, features: gpd.GeoDataFrame, *, arrive: bool,
-             factors: np.ndarray | None = None) -> Entries:
+def _candidates(net: CompiledNetwork, features: gpd.GeoDataFrame, *, arrive: bool) -> Candidates:
     areas = features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
     if areas.all() and len(features):
-        return snap_polygons(net, features.geometry, arrive=arrive, factors=factors)
+        return polygon_candidates(net, features.geometry, arrive=arrive)
     points = features.geometry.representative_point()
-    return snap_points(net, np.column_stack([points.x, points.y]), arrive=arrive, factors=factors)
+    return point_candidates(net, np.column_stack([points.x, points.y]), arrive=arrive)
 
 
-def _home_entries(net: CompiledNetwork, households: pd.DataFrame,
-                  factors: np.ndarray | None = None) -> tuple[Entries, np.ndarray]:
-    """Households of one building share a point: snap each distinct point once.
+@dataclass(frozen=True, eq=False)
+class _Structure:
+    """The network with one extra node per source and per target, joined by every entry candidate, nothing closed.
 
-    Returns the entries of the distinct points and, per household, the position of its point.
+    A closure changes weights only (:meth:`weighted`): a closed entry weighs ``inf``, which a search never
+    relaxes, so it is the same as a missing one.
     """
-    unique, inverse = np.unique(households[["x", "y"]].to_numpy(float), axis=0, return_inverse=True)
-    return snap_points(net, unique, factors=factors), inverse.ravel()
+
+    graph: routing.CSRGraph
+    sources: Candidates
+    targets: Candidates
+    source_ids: np.ndarray
+    target_ids: np.ndarray
+
+    def weighted(self, time_s: np.ndarray) -> routing.CSRGraph:
+        """The search graph under edge times ``time_s`` (:meth:`CompiledNetwork.travel_times`)."""
+        return self.graph.with_weights(np.concatenate([time_s, self.sources.pair_costs(time_s),
+                                                       self.targets.pair_costs(time_s)]))
 
 
-def _search_graph(net: CompiledNetwork, sources: Entries, targets: Entries, *, towards_sources: bool,
-                  factors: np.ndarray | None = None) -> tuple[routing.CSRGraph, np.ndarray, np.ndarray]:
-    """The network with one extra node per source and per target, joined by their entry costs.
-
-    With ``towards_sources`` the streets are searched backwards, so a search from the sources (destinations)
+def _structure(net: CompiledNetwork, sources: Candidates, targets: Candidates, *,
+               towards_sources: bool) -> _Structure:
+    """With ``towards_sources`` the streets are searched backwards, so a search from the sources (destinations)
     yields each target's (household's) trip *to* them on one-way networks too. Extra nodes have edges only out
-    of sources and into targets, so no path can pass through a point.
-    """
+    of sources and into targets, so no path can pass through a point."""
     n = net.n_nodes
     source_ids = n + np.arange(sources.n_points)
     target_ids = n + sources.n_points + np.arange(targets.n_points)
-    time = net.time_s if factors is None else net.time_s * factors
     tails, heads = (net.edge_v, net.edge_u) if towards_sources else (net.edge_u, net.edge_v)
-    u = np.concatenate([tails, source_ids[sources.point], targets.node])
-    v = np.concatenate([heads, sources.node, target_ids[targets.point]])
-    w = np.concatenate([time, sources.cost_s, targets.cost_s])
+    u = np.concatenate([tails, source_ids[sources.pair_point], targets.pair_node])
+    v = np.concatenate([heads, sources.pair_node, target_ids[targets.pair_point]])
+    w = np.concatenate([net.time_s, sources.pair_costs(net.time_s), targets.pair_costs(net.time_s)])
     graph = routing.compile_graph(u, v, w, n_nodes=n + sources.n_points + targets.n_points)
-    return graph, source_ids, target_ids
+    return _Structure(graph, sources, targets, source_ids, target_ids)
+
+
+@dataclass(frozen=True, eq=False)
+class Search:
+    """What the measures search for one (twin, mode, destination): the streets searched backwards from one node
+    per destination feature (``source_ids``, in the order of ``features``) to one node per household."""
+
+    features: gpd.GeoDataFrame
+    graph: routing.CSRGraph
+    source_ids: np.ndarray
+    household_nodes: np.ndarray
+
+
+_SHARED_STRUCTURES = 16  # per network: a scenario's baseline and variants, a few destinations each
+
+
+def search_graph(twin: Twin, to: str, mode: str = "walk") -> Search:
+    """The search graph of ``to`` by ``mode``, built once per twin object and kept in ``twin.cache``.
+
+    The structure (streets, destinations, homes and every entry candidate) is shared through the compiled
+    network by every twin with the same streets, destination geometries and home points, so a variant that only
+    closes or slows streets (``twin.edge_factors``) re-prices the weights and builds nothing.
+    """
+    key = ("search", mode, to)
+    if key not in twin.cache:
+        net = _network(twin, mode)
+        features = destinations(twin, to)
+        homes, home_of, homes_digest = _homes(twin)
+        shared = ("measure", _geometry_digest(features), homes_digest)
+        structure = net.cache.get(shared)
+        if structure is None:
+            if len(net.cache) >= _SHARED_STRUCTURES:
+                net.cache.pop(next(iter(net.cache)))
+            structure = net.cache[shared] = _structure(
+                net, _candidates(net, features, arrive=True), point_candidates(net, homes), towards_sources=True)
+        factors = twin.edge_factors.get(mode)
+        graph = structure.graph if factors is None else structure.weighted(net.travel_times(factors))
+        twin.cache[key] = Search(features, graph, structure.source_ids, structure.target_ids[home_of])
+    return twin.cache[key]
+
+
+def _homes(twin: Twin) -> tuple[np.ndarray, np.ndarray, bytes]:
+    """Households of one building share a point: each distinct point is joined once. Returns the distinct points,
+    the position of each household's point and a digest of the points (once per twin object)."""
+    if "homes" not in twin.cache:
+        # (x, y) as one complex number: sorted as rows are (x, then y), ten times faster than unique(axis=0)
+        xy = np.ascontiguousarray(twin.households[["x", "y"]].to_numpy(float)).view(np.complex128).ravel()
+        unique, inverse = np.unique(xy, return_inverse=True)
+        points = np.column_stack([unique.real, unique.imag])
+        twin.cache["homes"] = points, inverse, hashlib.blake2b(points.tobytes()).digest()
+    return twin.cache["homes"]
+
+
+def _geometry_digest(features: gpd.GeoDataFrame) -> bytes:
+    """The features' geometries, in order (WKB is self-delimiting, so the concatenation tells features apart)."""
+    return hashlib.blake2b(b"".join(shapely.to_wkb(np.asarray(features.geometry.values, dtype=object)))).digest()
 
 
 # --- measures ---------------------------------------------------------------------------------------------------
@@ -128,44 +191,45 @@ def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float]
     ``share_reaching`` (within each of ``minutes``), and per group ``gini`` and ``share_not_reaching``.
     Streets closed or slowed in the twin (``twin.edge_factors``) are respected, at the entries too.
     """
-    search = _Search(twin, to, mode)
+    search = search_graph(twin, to, mode)
+    members = _groups(twin, groups)
     dist, which = routing.nearest(search.graph, search.source_ids)
     time_s = dist[search.household_nodes]
     source = which[search.household_nodes]
     ids = np.append(search.features.index.to_numpy(), -1)  # position -1 (unreached) reads the final -1
     nearest_id = ids[np.where(source >= 0, source, len(ids) - 1)]
     reaching = time_s[None, :] <= np.asarray(minutes, dtype=float)[:, None] * 60
-    ds = _base(twin, groups, minutes, measure="nearest", to=to, mode=mode)
-    ds["travel_time_s"] = ("household", time_s, {"units": "s", "long_name": f"travel time to the nearest {to}"})
-    ds["nearest_id"] = ("household", nearest_id, {"long_name": f"index of the nearest {to} in its layer"})
-    ds["mean_travel_time_s"] = _zonal(ds, time_s, "mean", units="s", long_name=f"mean travel time to the nearest {to}")
-    ds["median_travel_time_s"] = _zonal(ds, time_s, "median", units="s",
-                                        long_name=f"median travel time to the nearest {to}")
-    _add_reaching(ds, reaching, f"a {to}")
-    ds["gini"] = (("group",), [_gini(time_s, w) for w in ds["weight"].to_numpy()],
-                  {"units": "1", "long_name": "Gini of travel times among households that reach one (0 = equal)"})
-    ds.attrs.update(headline="share_reaching")
-    return ds
+    return _dataset(twin, members, minutes, {
+        "travel_time_s": ("household", time_s, {"units": "s", "long_name": f"travel time to the nearest {to}"}),
+        "nearest_id": ("household", nearest_id, {"long_name": f"index of the nearest {to} in its layer"}),
+        "mean_travel_time_s": _zonal(members, time_s, "mean", units="s",
+                                     long_name=f"mean travel time to the nearest {to}"),
+        "median_travel_time_s": _zonal(members, time_s, "median", units="s",
+                                       long_name=f"median travel time to the nearest {to}"),
+        **_reaching(members, reaching, f"a {to}"),
+        "gini": (("group",), [gini(time_s, w) for w in members.weight],
+                 {"units": "1", "long_name": "Gini of travel times among households that reach one (0 = equal)"}),
+    }, measure="nearest", to=to, mode=mode, headline="share_reaching")
 
 
 def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
            weight: str | None = None, groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
     """How many destinations (or how much of ``weight``, e.g. park ``area_m2``) each household reaches within each
     of ``minutes``: the 15-minute city in one call."""
-    search = _Search(twin, to, mode)
+    search = search_graph(twin, to, mode)
     values = _attribute(search.features, weight, to)
+    members = _groups(twin, groups)
     cutoffs = [m * 60.0 for m in minutes]
     counts = routing.count_within(search.graph, search.source_ids, cutoff=cutoffs,
                                   source_weights=values)[:, search.household_nodes].astype(float)
     what, units = (f"{weight} of {to}", _units(weight)) if weight else (f"{to} (count)", "1")
-    ds = _base(twin, groups, minutes, measure="within", to=to, mode=mode)
-    ds["reachable"] = (("minutes", "household"), counts, {"units": units, "long_name": f"{what} within the time"})
-    ds["mean_reachable"] = _zonal_by_minutes(ds, counts, units=units, long_name=f"mean {what} within the time")
-    _add_reaching(ds, counts > 0, f"any {to}")
-    ds["gini"] = (("minutes", "group"), [[_gini(c, w) for w in ds["weight"].to_numpy()] for c in counts],
-                  {"units": "1", "long_name": f"Gini of {what} within the time (0 = equal)"})
-    ds.attrs.update(headline="share_reaching", weight=weight or "count")
-    return ds
+    return _dataset(twin, members, minutes, {
+        "reachable": (("minutes", "household"), counts, {"units": units, "long_name": f"{what} within the time"}),
+        "mean_reachable": _zonal_by_minutes(members, counts, units=units, long_name=f"mean {what} within the time"),
+        **_reaching(members, counts > 0, f"any {to}"),
+        "gini": (("minutes", "group"), [[gini(c, w) for w in members.weight] for c in counts],
+                 {"units": "1", "long_name": f"Gini of {what} within the time (0 = equal)"}),
+    }, measure="within", to=to, mode=mode, headline="share_reaching", weight=weight or "count")
 
 
 def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "walk", minutes: float = 10,
@@ -176,11 +240,11 @@ def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "wal
     among the group's residents within ``minutes``; a household's value sums the shares of what it reaches,
     e.g. m2 of park per elderly resident within 10 minutes.
     """
-    search = _Search(twin, to, mode)
+    search = search_graph(twin, to, mode)
     values = _attribute(search.features, capacity, to)
-    ds = _base(twin, groups, [minutes], measure="supply", to=to, mode=mode)
+    members = _groups(twin, groups)
     per_group = []
-    for w in ds["weight"].to_numpy():
+    for w in members.weight:
         demand = np.zeros(search.graph.n_nodes)
         np.add.at(demand, search.household_nodes, w)
         access = routing.two_step_fca(search.graph, search.source_ids, supply=values, demand=demand,
@@ -189,30 +253,18 @@ def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "wal
     per_group = np.array(per_group)
     what, units = (f"{capacity} of {to}", f"{_units(capacity)} per resident") if capacity \
         else (f"{to}", "per resident")
-    ds["supply_per_resident"] = (("group", "household"), per_group,
-                                 {"units": units, "long_name": f"{what} per resident within {minutes:g} min (2SFCA)"})
-    ds["mean_supply_per_resident"] = xr.concat(
-        [_zonal(ds.isel(group=[g]), per_group[g], "mean", units=units, long_name=f"{what} per resident within "
-                f"{minutes:g} min (2SFCA)") for g in range(len(per_group))], dim="group")
-    _add_reaching(ds, (per_group > 0).any(axis=0)[None, :], f"any {to}")
-    ds["gini"] = (("group",), [_gini(a, w) for a, w in zip(per_group, ds["weight"].to_numpy())],
-                  {"units": "1", "long_name": f"Gini of {what} per resident (0 = equal)"})
-    ds.attrs.update(headline="mean_supply_per_resident", capacity=capacity or "count")
-    return ds
-
-
-class _Search:
-    """The search graph of one measure: streets of ``mode`` plus the destinations and the households' homes."""
-
-    def __init__(self, twin: Twin, to: str, mode: str) -> None:
-        net = _network(twin, mode)
-        self.features = destinations(twin, to)
-        factors = twin.travel_time_factors(mode)
-        homes, home_of = _home_entries(net, twin.households, factors)
-        destination_entries = _entries(net, self.features, arrive=True, factors=factors)
-        self.graph, self.source_ids, home_ids = _search_graph(net, destination_entries, homes,
-                                                              towards_sources=True, factors=factors)
-        self.household_nodes = home_ids[home_of]
+    long_name = f"{what} per resident within {minutes:g} min (2SFCA)"
+    # Each group's mean weighs households by that group's members only.
+    means = [_zonal(members.only(g), per_group[g], "mean", units=units, long_name=long_name)[1]
+             for g in range(len(per_group))]
+    return _dataset(twin, members, [minutes], {
+        "supply_per_resident": (("group", "household"), per_group, {"units": units, "long_name": long_name}),
+        "mean_supply_per_resident": (("group", "zone"), np.concatenate(means),
+                                     {"units": units, "long_name": long_name}),
+        **_reaching(members, (per_group > 0).any(axis=0)[None, :], f"any {to}"),
+        "gini": (("group",), [gini(a, w) for a, w in zip(per_group, members.weight)],
+                 {"units": "1", "long_name": f"Gini of {what} per resident (0 = equal)"}),
+    }, measure="supply", to=to, mode=mode, headline="mean_supply_per_resident", capacity=capacity or "count")
 
 
 def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str, *, minutes: Sequence[float] = (5, 10, 15),
@@ -220,16 +272,16 @@ def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str,
     """Areas reachable within each of ``minutes`` from a point (lon/lat unless ``lonlat=False``), a geometry in the
     twin CRS, or a destination name (then: reachable from any of its features)."""
     net = _network(twin, mode)
-    factors = twin.travel_time_factors(mode)
     if isinstance(origin, str):
-        entries = _entries(net, destinations(twin, origin), arrive=False, factors=factors)
+        features = destinations(twin, origin)
     else:
         point = origin if isinstance(origin, shapely.Geometry) else shapely.Point(origin)
         if lonlat and not isinstance(origin, shapely.Geometry):
             point = gpd.GeoSeries([point], crs=4326).to_crs(twin.crs).iloc[0]
-        entries = _entries(net, gpd.GeoDataFrame(geometry=[point], crs=twin.crs), arrive=False, factors=factors)
+        features = gpd.GeoDataFrame(geometry=[point], crs=twin.crs)
+    time_s = net.travel_times(twin.edge_factors.get(mode))
+    entries = _candidates(net, features, arrive=False).entries(time_s)
     limit = max(minutes) * 60.0
-    time_s = net.time_s * factors
     dist, _ = routing.nearest(net.time.with_weights(time_s), entries.node, offsets=entries.cost_s, cutoff=limit)
     rows = []
     for m in sorted(minutes):
@@ -253,10 +305,10 @@ def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destination
     """
     net = _network(twin, mode)
     origin_frame, destination_frame = _as_points(origins, twin), _as_points(destinations_, twin)
-    factors = twin.travel_time_factors(mode)
-    start = _entries(net, origin_frame, arrive=False, factors=factors)
-    end = _entries(net, destination_frame, arrive=True, factors=factors)
-    graph, source_ids, target_ids = _search_graph(net, start, end, towards_sources=False, factors=factors)
+    structure = _structure(net, _candidates(net, origin_frame, arrive=False),
+                           _candidates(net, destination_frame, arrive=True), towards_sources=False)
+    graph = structure.weighted(net.travel_times(twin.edge_factors.get(mode)))
+    source_ids, target_ids = structure.source_ids, structure.target_ids
     cutoff = np.inf if max_minutes is None else max_minutes * 60.0
     pairs = routing.reach(graph, source_ids, cutoff=cutoff)
     is_target = pairs.node >= target_ids[0] if len(target_ids) else np.zeros(len(pairs), bool)
@@ -301,38 +353,61 @@ def _units(column: str) -> str:
     return "m2" if column.endswith("_m2") else column
 
 
-def _base(twin: Twin, groups: Sequence[str], minutes: Sequence[float], *, measure: str, to: str,
-          mode: str) -> xr.Dataset:
-    """Coordinates and counts shared by every measure: households, zones, groups, time thresholds."""
+_Variable = tuple  # (dims, values, attrs): a Dataset variable before the Dataset is built
+
+
+@dataclass(frozen=True, eq=False)
+class _Groups:
+    """Who each statistic counts: members of each group per household (``weight``, (group, household)) and the
+    position of each household's zone (-1: none)."""
+
+    names: list[str]
+    weight: np.ndarray
+    zone: np.ndarray
+    zones: np.ndarray
+
+    def only(self, g: int) -> _Groups:
+        return _Groups(self.names[g:g + 1], self.weight[g:g + 1], self.zone, self.zones)
+
+
+def _groups(twin: Twin, groups: Sequence[str]) -> _Groups:
     households = twin.households
     zones = twin.layers["zones"].index.to_numpy()
     weight = np.array([group_weights(households, g) for g in groups]).reshape(len(groups), len(households))
-    position = pd.Index(zones).get_indexer(households["zone_id"].to_numpy())
-    ds = xr.Dataset(
-        {
-            "weight": (("group", "household"), weight, {"units": "persons",
-                                                        "long_name": "members of the group in the household"}),
-            "household_zone": ("household", position, {"long_name": "position of the household's zone (-1: none)"}),
-        },
-        coords={"household": households.index.to_numpy(), "zone": zones, "group": list(groups),
+    return _Groups(list(groups), weight, pd.Index(zones).get_indexer(households["zone_id"].to_numpy()), zones)
+
+
+def _dataset(twin: Twin, members: _Groups, minutes: Sequence[float], variables: dict[str, _Variable], *,
+             measure: str, to: str, mode: str, **attrs: str) -> xr.Dataset:
+    """A measure's Dataset: the coordinates and counts every measure shares (households, zones, groups, time
+    thresholds), then ``variables``; built in one go, as each assignment to a Dataset costs milliseconds."""
+    ones = np.ones(len(twin.households))
+    shared = {
+        "weight": (("group", "household"), members.weight,
+                   {"units": "persons", "long_name": "members of the group in the household"}),
+        "household_zone": ("household", members.zone, {"long_name": "position of the household's zone (-1: none)"}),
+        "residents": _zonal(members, ones, "sum", units="persons", long_name="residents of the group"),
+        "group_residents": (("group",), members.weight.sum(axis=1),
+                            {"units": "persons", "long_name": "residents of the group in the twin"}),
+        "households": _zonal(members, ones, "count", units="households",
+                             long_name="households with members of the group"),
+    }
+    return xr.Dataset(
+        {**shared, **variables},
+        coords={"household": twin.households.index.to_numpy(), "zone": members.zones, "group": members.names,
                 "minutes": np.asarray(minutes, dtype=float)},
-        attrs={"measure": measure, "to": to, "mode": mode, "twin": twin.name, "twin_fingerprint": twin.fingerprint()},
+        attrs={"measure": measure, "to": to, "mode": mode, "twin": twin.name, "twin_fingerprint": twin.fingerprint(),
+               **attrs},
     )
-    ds["residents"] = _zonal(ds, np.ones(len(households)), "sum", units="persons", long_name="residents of the group")
-    ds["group_residents"] = (("group",), weight.sum(axis=1), {"units": "persons",
-                                                               "long_name": "residents of the group in the twin"})
-    ds["households"] = _zonal(ds, np.ones(len(households)), "count", units="households",
-                              long_name="households with members of the group")
-    return ds
 
 
-def _zonal(ds: xr.Dataset, values: np.ndarray, how: str, *, units: str, long_name: str) -> xr.DataArray:
+def _zonal(members: _Groups, values: np.ndarray, how: str, *, units: str, long_name: str) -> _Variable:
     """Per (group, zone): the weighted ``mean`` (over finite values), ``median``, ``sum`` of weights or ``count``
     of households of the group."""
-    zone = ds["household_zone"].to_numpy()
-    n_zones = ds.sizes["zone"]
+    zone = members.zone
+    n_zones = len(members.zones)
     rows = []
-    for w in ds["weight"].to_numpy():
+    for w in members.weight:
         keep = (w > 0) & (zone >= 0)
         z, x, wk = zone[keep], values[keep], w[keep]
         if how == "sum":
@@ -346,8 +421,7 @@ def _zonal(ds: xr.Dataset, values: np.ndarray, how: str, *, units: str, long_nam
                 rows.append(np.bincount(z[finite], (wk * x)[finite], minlength=n_zones) / total)
         else:
             rows.append(_weighted_median(z, x, wk, n_zones))
-    out = np.array(rows, dtype=float)
-    return xr.DataArray(out, dims=("group", "zone"), attrs={"units": units, "long_name": long_name})
+    return ("group", "zone"), np.array(rows, dtype=float), {"units": units, "long_name": long_name}
 
 
 def _weighted_median(zone: np.ndarray, values: np.ndarray, weights: np.ndarray, n_zones: int) -> np.ndarray:
@@ -365,31 +439,30 @@ def _weighted_median(zone: np.ndarray, values: np.ndarray, weights: np.ndarray, 
     return np.where(ends > starts, values[pick], np.nan)
 
 
-def _zonal_by_minutes(ds: xr.Dataset, values: np.ndarray, *, units: str, long_name: str) -> xr.DataArray:
-    layers = [_zonal(ds, v, "mean", units=units, long_name=long_name) for v in values]
-    return xr.concat(layers, dim="minutes").assign_attrs(units=units, long_name=long_name)
+def _zonal_by_minutes(members: _Groups, values: np.ndarray, *, units: str, long_name: str) -> _Variable:
+    means = [_zonal(members, v, "mean", units=units, long_name=long_name)[1] for v in values]
+    return ("minutes", "group", "zone"), np.array(means), {"units": units, "long_name": long_name}
 
 
-def _add_reaching(ds: xr.Dataset, reaching: np.ndarray, what: str) -> None:
+def _reaching(members: _Groups, reaching: np.ndarray, what: str) -> dict[str, _Variable]:
     """Zonal ``share_reaching`` and overall ``share_not_reaching`` per group, from (minutes, household) flags."""
-    ds["share_reaching"] = _zonal_by_minutes(ds, reaching.astype(float), units="1",
-                                             long_name=f"share of residents reaching {what} within the time")
-    weight = ds["weight"].to_numpy()
+    weight = members.weight
     totals = weight.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         missing = np.array([(weight * ~r).sum(axis=1) / totals for r in reaching])
-    ds["share_not_reaching"] = (("minutes", "group"), missing,
-                                {"units": "1", "long_name": f"share of the group not reaching {what} within the time"})
+    return {
+        "share_reaching": _zonal_by_minutes(members, reaching.astype(float), units="1",
+                                            long_name=f"share of residents reaching {what} within the time"),
+        "share_not_reaching": (("minutes", "group"), missing,
+                               {"units": "1", "long_name": f"share of the group not reaching {what} within the time"}),
+    }
 
 
 def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
     """Weighted Gini coefficient of non-negative values (0 = everyone equal, 1 = one has all); infinite values
     (unreachable) are left out."""
     values = np.asarray(values, float)
-    return _gini(values, np.ones(len(values)) if weights is None else np.asarray(weights, float))
-
-
-def _gini(values: np.ndarray, weights: np.ndarray) -> float:
+    weights = np.ones(len(values)) if weights is None else np.asarray(weights, float)
     keep = np.isfinite(values) & (weights > 0)
     x, w = values[keep], weights[keep]
     if len(x) == 0:

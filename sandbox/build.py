@@ -10,6 +10,7 @@ from typing import Any
 import shapely
 
 from . import layers as osm_layers
+from ._io import sha256_file
 from . import population
 from .network import MODES, Speeds, build_network, node_bounds
 from .twin import Twin
@@ -127,7 +128,7 @@ def build_twin(
         cells = cells[cells.intersects(extent)]
         households = population.households_from_grid(cells, buildings, seed=seed, params=household_params)
         provenance["households"] = {
-            "source": f"population grid {Path(grid.path).name}", "sha256": osm_layers.file_sha256(grid.path),
+            "source": f"population grid {Path(grid.path).name}", "sha256": sha256_file(grid.path),
             "licence": "see the grid's publisher", "how": f"seed {seed}; {notes}", "created": when,
         }
 
@@ -137,7 +138,7 @@ def build_twin(
 
         step("reading terrain")
         terrain = read_dem(dem, crs=dem_crs, to_crs=target.to_string(), bbox=extent.bounds)
-        provenance["terrain"] = {"source": Path(dem).name, "sha256": osm_layers.file_sha256(dem),
+        provenance["terrain"] = {"source": Path(dem).name, "sha256": sha256_file(dem),
                                  "licence": "see the DEM's publisher", "how": "bilinear reprojection to the twin CRS, "
                                  "clipped to the twin's extent", "created": when}
 

@@ -147,19 +147,24 @@ def access(
 ) -> None:
     """Map who can reach what: writes access.html (offline map), access.gpkg and access.csv."""
     from .access import DEFAULT_GROUPS, compute
-    from .export import write_access
+    from .output.folders import write_access
+    from .run import package_versions
 
     loaded = _load(twin)
     groups = list(dict.fromkeys([*DEFAULT_GROUPS, group]))
     with errors.status(f"computing {measure} access to {to}..."):
         ds = compute(loaded, measure, to, mode=mode, minutes=sorted(minutes), groups=groups, capacity=capacity)
-        folder = write_access(loaded, ds, out or Path("runs") / f"access-{to}-{group}", group=group,
-                              minutes=min(minutes), k=k)
+        folder = write_access(out or Path("runs") / f"access-{to}-{group}", loaded, ds, group=group,
+                              minutes=min(minutes), k=k, versions=package_versions())
     summary = ds["share_not_reaching"].sel(group=group)
     share = 1 - float(summary.sel(minutes=min(minutes)).item() if "minutes" in summary.dims else summary.item())
     console.print(f"{share:.0%} of {words.group(group)} reach {words.destination(to)} within {min(minutes):g} "
                   f"minutes {words.mode(mode)}")
     console.print(f"wrote {folder}/access.html, access.gpkg, access.csv")
+
+
+def _share(value: float | None) -> str:
+    return "hidden" if value is None else f"{value:.0%}"
 
 
 def _print_problems(error: SandboxError) -> None:
@@ -170,29 +175,24 @@ def _print_problems(error: SandboxError) -> None:
 @app.command()
 def check(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
     """Validate scenarios and dry-run their interventions on the twin, without computing indicators."""
-    from .catalog import load_twin
-    from .run import _indicator_problems, _twin_reference
-    from .scenarios.interventions import check_scenario
-    from .scenarios.load import load_scenario
+    from .run import check as plan_scenario
 
     failed = False
     for path in files:
         try:
-            scenario = load_scenario(path)
-            twin = load_twin(_twin_reference(scenario))
-            checked = check_scenario(scenario, twin)
-            problems = checked.problems + _indicator_problems(scenario, twin, checked.twin)
+            planned = plan_scenario(path)
         except SandboxError as exc:
             _print_problems(exc)
             failed = True
             continue
+        problems, scenario = planned.problems, planned.scenario
         for line in problems:
             print(f"error: {line}", file=sys.stderr)
         failed |= bool(problems)
         status = "problems" if problems else "ok"
         console.print(f"[bold]{path}[/bold]: {status}: {len(scenario.interventions)} intervention(s), "
                       f"{len(scenario.indicators)} indicator(s)", markup=True)
-        for note in checked.notes:
+        for note in planned.notes:
             console.print(f"  {note}", markup=False)
     if failed:
         raise typer.Exit(2)
@@ -223,14 +223,14 @@ def run(
             continue
         console.print(f"[bold]{scenario.name}[/bold]: wrote {folder}/report.html")
         for key, item in result.summary()["indicators"].items():
-            console.print(f"  {item['what']}", markup=False)
+            console.print(f"  {key}: {item['what']}", markup=False)
             for group, row in item["groups"].items():
-                before, after = row["share_reaching"]["baseline"], row["share_reaching"]["scenario"]
-                reach = "" if before is None or after is None else f"reach {before:.0%} -> {after:.0%}; "
+                reach = "; ".join(f"within {m} min {_share(v['baseline'])} -> {_share(v['scenario'])}"
+                                  for m, v in row["share_reaching"].items())
                 gaining, losing = (f"fewer than {result.k}" if n == "suppressed" else n
                                    for n in (row["gaining"], row["losing"]))
-                console.print(f"    {words.group(group)}: {reach}{gaining} households better off, {losing} worse off",
-                              markup=False)
+                console.print(f"    {words.group(group)}: reach {reach}; {gaining} households better off, "
+                              f"{losing} worse off", markup=False)
     if failed:
         raise typer.Exit(2)
 
@@ -244,9 +244,13 @@ def compare(
     force: Annotated[bool, typer.Option("--force", help="Compare even if twins, seeds or versions differ.")] = False,
 ) -> None:
     """Put several scenario runs side by side: one table, one map per indicator with a scenario selector."""
-    from .compare import compare_runs
-    from .export import write_comparison
+    from .catalog import load_twin
+    from .output.folders import write_comparison
+    from .output.report import render_comparison
+    from .run import compare_runs
 
     comparison = compare_runs(runs, force=force)
-    folder = write_comparison(comparison, out)
+    twin = load_twin(comparison.twin_reference)
+    page = render_comparison(comparison.results, twin, names=comparison.names, k=comparison.k)
+    folder = write_comparison(out, page=page, results=comparison.results)
     console.print(f"compared {', '.join(comparison.names)}: wrote {folder}/compare.html")

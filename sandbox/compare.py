@@ -1,21 +1,21 @@
-"""Baseline against scenario: indicators side by side over (scenario, zone, group), changes, winners and losers."""
+"""Baseline against scenario, in pure xarray: every indicator over (side, group, zone), changes, winners and losers,
+small cells hidden before anything can leave memory; and several runs side by side."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from ._errors import DataError
-from .privacy import DEFAULT_K, suppress
+from .privacy import DEFAULT_K, hidden_cells, hide_small_counts
+from .results import BASELINE, CHANGE, SCENARIO, SIDE_ATTRS, indicator_names
 
-BASELINE = "baseline"
 EQUITY = ("gaining", "losing", "unchanged", "displaced", "new")
+# Changes below these count as unchanged: a second of travel, a thousandth of a share of supply.
+TOLERANCE = {"nearest": (1.0, 0.0), "within": (1e-9, 0.0), "supply": (0.0, 1e-3)}  # (absolute, relative)
+PRIVATE = ("weight", "household_zone")  # household-level inputs of the measures, never published
 
 
 def household_values(ds: xr.Dataset) -> tuple[xr.DataArray, bool]:
@@ -32,39 +32,54 @@ def household_values(ds: xr.Dataset) -> tuple[xr.DataArray, bool]:
     return ds["supply_per_resident"], True
 
 
-def zonal_names(ds: xr.Dataset) -> list[str]:
-    """Variables summarised by zone (what maps and layers show)."""
-    return [n for n, v in ds.data_vars.items() if "zone" in v.dims and "household" not in v.dims]
+def published_names(ds: xr.Dataset) -> list[str]:
+    """Variables of a measure that may be published once small cells are hidden: by zone or by group, never by
+    household."""
+    return [n for n, v in ds.data_vars.items() if "household" not in v.dims and n not in PRIVATE]
 
 
-def group_names(ds: xr.Dataset) -> list[str]:
-    """Area-wide variables per group (equity: share not reaching, Gini)."""
-    return [n for n, v in ds.data_vars.items() if "group" in v.dims and "zone" not in v.dims
-            and "household" not in v.dims]
+def compare(baseline: xr.DataTree, scenario: xr.DataTree, *, k: int = DEFAULT_K) -> xr.DataTree:
+    """Every indicator of two results trees (one per twin, household values inside) side by side over ``side``:
+    baseline, scenario and change (scenario minus baseline), with per-group counts of households gaining, losing,
+    unchanged, displaced and new. Small cells are hidden (see :func:`sandbox.privacy.hidden_cells`); household-level
+    values stay out."""
+    nodes = {"/": baseline.to_dataset(inherit=False)}
+    for key in indicator_names(baseline):
+        nodes[key] = compare_indicator(baseline[key].to_dataset(), scenario[key].to_dataset(), k=k)
+    return xr.DataTree.from_dict(nodes)
 
 
-def compare(baseline: xr.Dataset, scenario: xr.Dataset, *, name: str) -> xr.Dataset:
-    """One indicator for the baseline and a scenario, stacked on a ``scenario`` dimension, with ``change_*``
-    (scenario minus baseline) and per-group counts of households ``gaining``, ``losing``, ``unchanged``,
-    ``displaced`` (gone in the scenario) and ``new`` (only in the scenario). Household-level values stay out."""
-    keep = zonal_names(baseline) + group_names(baseline)
-    stacked = xr.concat([baseline[keep], scenario[keep]], dim="scenario", join="outer")
-    stacked = stacked.assign_coords(scenario=[BASELINE, name])
-    for variable in keep:
-        stacked[f"change_{variable}"] = (stacked[variable].sel(scenario=name, drop=True)
-                                         - stacked[variable].sel(scenario=BASELINE, drop=True))
-        stacked[f"change_{variable}"].attrs = {**baseline[variable].attrs,
-                                               "long_name": f"change in {baseline[variable].attrs.get('long_name', variable)}"}
+def compare_indicator(baseline: xr.Dataset, scenario: xr.Dataset, *, k: int = DEFAULT_K) -> xr.Dataset:
+    """One indicator of :func:`compare`."""
+    keep = published_names(baseline)
+    sides = [ds[keep].drop_vars("household", errors="ignore") for ds in (baseline, scenario)]
+    sides = [side.assign(residents_not_reaching=(side["share_not_reaching"] * side["group_residents"]).round())
+             for side in sides]
+    both = xr.concat(sides, dim="side", join="outer", combine_attrs="drop_conflicts")
+    both = both.assign_coords(side=[BASELINE, SCENARIO])
+    change = both.sel(side=SCENARIO, drop=True) - both.sel(side=BASELINE, drop=True)
+    stacked = xr.concat([both, change.expand_dims(side=[CHANGE])], dim="side", combine_attrs="override")
+    for name in keep:
+        stacked[name].attrs = dict(baseline[name].attrs)
+    stacked["side"].attrs = SIDE_ATTRS
+    households = both["households"]
+    hidden = hidden_cells(households.sel(side=BASELINE), households.sel(side=SCENARIO), k=k)
+    for name, var in stacked.data_vars.items():
+        if "zone" in var.dims:
+            stacked[name] = var.where(~hidden).assign_attrs(var.attrs)
+    stacked["suppressed"] = hidden.assign_attrs(units="1", long_name=f"hidden: fewer than {k} households of the "
+                                                                     "group on either side")
+    stacked["residents_not_reaching"].attrs = {"units": "persons",
+                                               "long_name": "residents of the group not reaching any within the time"}
     counts = equity_counts(baseline, scenario)
     for what in EQUITY:
-        stacked[what] = (("group",), counts[what], {"units": "households",
-                                                    "long_name": f"households of the group {what}"})
-    stacked.attrs = {**baseline.attrs, "scenario": name}
+        stacked[what] = ("group", counts[what], {"units": "households",
+                                                  "long_name": f"households of the group {what}"})
+    for name in (*EQUITY, "group_residents", "residents_not_reaching"):
+        stacked[name] = hide_small_counts(stacked[name], k=k)
+    stacked.attrs = {name: value for name, value in baseline.attrs.items() if "fingerprint" not in name}
+    stacked.attrs["k"] = k
     return stacked
-
-
-# Changes below these count as unchanged: a second of travel, a thousandth of a share of supply.
-TOLERANCE = {"nearest": (1.0, 0.0), "within": (1e-9, 0.0), "supply": (0.0, 1e-3)}  # (absolute, relative)
 
 
 def equity_counts(baseline: xr.Dataset, scenario: xr.Dataset) -> dict[str, np.ndarray]:
@@ -76,7 +91,7 @@ def equity_counts(baseline: xr.Dataset, scenario: xr.Dataset) -> dict[str, np.nd
     ids_before = baseline["household"].to_numpy()
     ids_after = scenario["household"].to_numpy()
     common = np.intersect1d(ids_before, ids_after)
-    counts = {what: [] for what in EQUITY}
+    counts: dict[str, list[int]] = {what: [] for what in EQUITY}
     for group in baseline["group"].to_numpy():
         in_after = scenario["weight"].sel(group=group) > 0
         in_before = baseline["weight"].sel(group=group) > 0
@@ -102,99 +117,27 @@ def _values(values: xr.DataArray, group: str) -> xr.DataArray:
     return values.sel(group=group) if "group" in values.dims else values
 
 
-def publishable(compared: xr.Dataset, *, households: xr.DataArray | None = None, k: int = DEFAULT_K) -> xr.Dataset:
-    """The comparison as it may leave memory: a (zone, group) cell is hidden in the baseline, the scenario and the
-    change alike when either side has fewer than ``k`` households; area-wide counts below ``k`` are hidden too."""
-    households = compared["households"].max("scenario") if households is None else households
-    safe = suppress(compared, k=k, households=households)
-    for what in (*EQUITY, "group_residents"):
-        safe[what] = safe[what].where((safe[what] >= k) | (safe[what] == 0))
-    return safe
-
-
-# --- several runs side by side ------------------------------------------------------------------------------------
-
-CHECKED = {"twin_fingerprint": "twin fingerprint", "seed": "seed", "packages": "package versions"}
-
-
-@dataclass
-class Comparison:
-    """Several scenario runs on one twin: every shared indicator over (scenario, zone, group), with the baseline
-    first; a zone hidden in any run is hidden in all."""
-
-    names: list[str]
-    results: xr.Dataset
-    manifests: list[dict]
-    summaries: list[dict]
-    twin_reference: str
-
-
-def _load_run(run: Any) -> tuple[xr.Dataset, dict, dict]:
-    """(results, manifest, summary) of a Run or of a run folder."""
-    if hasattr(run, "results"):
-        from .run import manifest
-
-        return run.results, manifest(run, dict(run.timings), False), run.summary()
-    folder = Path(run)
-    missing = [f for f in ("results.nc", "manifest.json", "summary.json") if not (folder / f).is_file()]
-    if missing:
-        raise DataError(f"{folder}: not a run folder (no {', '.join(missing)}); expected a folder written by "
-                        "`sandbox run`")
-    with xr.open_dataset(folder / "results.nc", engine="h5netcdf") as ds:
-        results = ds.load()
-    return (results, json.loads((folder / "manifest.json").read_text()),
-            json.loads((folder / "summary.json").read_text()))
-
-
-def compare_runs(runs: Sequence[Any], *, force: bool = False) -> Comparison:
-    """Put runs (Run objects or run folders) side by side.
-
-    Refuses runs made on different twins, with different seeds or package versions (say which differ) unless
-    ``force``: their numbers would not be comparable.
-    """
-    if len(runs) < 2:
+def side_by_side(results: Sequence[xr.DataTree], names: Sequence[str]) -> xr.DataTree:
+    """Several runs' results on one twin over a ``scenario`` dimension (the baseline first), for the indicators they
+    share; a zone hidden in any run is hidden in all, so no pair of runs reveals what one of them hides."""
+    if len(results) < 2:
         raise DataError("compare: one run given; expected two or more runs to put side by side")
-    loaded = [_load_run(run) for run in runs]
-    names = [m["scenario"] for _, m, _ in loaded]
-    if len(set(names)) != len(names):
-        raise DataError(f"compare: scenario names repeat ({', '.join(names)}); expected different scenarios")
-    differences = []
-    for field_name, label in CHECKED.items():
-        values = [m.get(field_name) for _, m, _ in loaded]
-        if any(v != values[0] for v in values[1:]):
-            if field_name == "packages":
-                keys = sorted({k for v in values for k in (v or {}) if any((w or {}).get(k) != (v or {}).get(k)
-                                                                           for w in values)})
-                differences.append(f"{label} ({', '.join(keys)})")
-            else:
-                differences.append(f"{label} ({', '.join(f'{n}: {v}' for n, v in zip(names, values))})")
-    if differences and not force:
-        raise DataError(f"compare: the runs differ in {'; '.join(differences)}; their numbers are not comparable "
-                        "(pass --force to compare them anyway)")
-    shared = set.intersection(*[set(_indicators(results)) for results, _, _ in loaded])
+    shared = [key for key in indicator_names(results[0]) if all(key in r.children for r in results[1:])]
     if not shared:
         raise DataError("compare: the runs share no indicator; expected runs that measure the same things")
-    first = loaded[0][0]
-    parts = [_side(first, BASELINE, shared)] + [_side(results, name, shared)
-                                                for (results, _, _), name in zip(loaded, names)]
-    combined = xr.concat(parts, dim="scenario", join="outer", coords="minimal", compat="override")
+    nodes = {"/": results[0].to_dataset(inherit=False).drop_attrs(deep=False)}
+    nodes["/"].attrs = {"scenarios": ", ".join(names), "twin": results[0].attrs.get("twin", "")}
     for key in shared:
-        hidden = xr.concat([results[f"{key}__suppressed"] for results, _, _ in loaded], dim="run").any("run")
-        for variable in [v for v in combined.data_vars if v.startswith(f"{key}__") and "zone" in combined[v].dims]:
-            combined[variable] = combined[variable].where(~hidden)
-        combined[f"{key}__suppressed"] = hidden
-    combined.attrs = {"scenarios": json.dumps(names), "twin": loaded[0][1].get("twin", "")}
-    return Comparison(names, combined, [m for _, m, _ in loaded], [s for _, _, s in loaded],
-                      loaded[0][1].get("twin_reference") or loaded[0][1].get("twin", ""))
-
-
-def _indicators(results: xr.Dataset) -> list[str]:
-    return sorted({name.split("__")[0] for name in results.data_vars if "__" in name})
-
-
-def _side(results: xr.Dataset, name: str, keys: set[str]) -> xr.Dataset:
-    """One scenario's (or the baseline's) values of the shared indicators, without change or count variables."""
-    chosen = [v for v in results.data_vars if v.split("__")[0] in keys and "scenario" in results[v].dims
-              and not v.split("__")[1].startswith("change_")]
-    source = BASELINE if name == BASELINE else name
-    return results[chosen].sel(scenario=[source]).assign_coords(scenario=[name])
+        datasets = [r[key].to_dataset(inherit=False) for r in results]
+        hidden = xr.concat([ds["suppressed"] for ds in datasets], dim="run").any("run")
+        sides = [datasets[0].sel(side=BASELINE)] + [ds.sel(side=SCENARIO) for ds in datasets]
+        values = [ds[[n for n in ds.data_vars if "side" in ds[n].dims or "zone" in ds[n].dims]
+                     ].drop_vars(["suppressed", "side"], errors="ignore") for ds in sides]
+        stacked = xr.concat(values, dim="scenario", join="outer", combine_attrs="override")
+        stacked = stacked.assign_coords(scenario=[BASELINE, *names])
+        for name, var in stacked.data_vars.items():
+            if "zone" in var.dims:
+                stacked[name] = var.where(~hidden).assign_attrs(var.attrs)
+        stacked["suppressed"] = hidden.assign_attrs(datasets[0]["suppressed"].attrs)
+        nodes[key] = stacked.assign_attrs(datasets[0].attrs)
+    return xr.DataTree.from_dict(nodes)

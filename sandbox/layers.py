@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 from ._errors import DataError, TwinError
+from ._io import sha256_file
 
 OSM_LICENCE = "ODbL 1.0 (© OpenStreetMap contributors)"
 
@@ -73,15 +73,6 @@ class OsmSource:
     sha256: str
 
 
-def file_sha256(path: str | Path) -> str:
-    """Hash of a file's bytes, for provenance and cache keys."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_osm(path: str | Path) -> OsmSource:
     """Read an OSM extract (``.pbf`` via pyrosm, ``.osm``/``.xml`` via osmnx) without touching the network."""
     path = Path(path)
@@ -103,7 +94,7 @@ def read_osm(path: str | Path) -> OsmSource:
         raise DataError(f"{path}: cannot read OSM data ({type(exc).__name__}: {exc}); expected a valid extract") from exc
     if features.empty and ways.empty:
         raise DataError(f"{path}: the extract holds no features or streets; expected a populated OSM extract")
-    return OsmSource(path=path, features=features, ways=ways, sha256=file_sha256(path))
+    return OsmSource(path=path, features=features, ways=ways, sha256=sha256_file(path))
 
 
 def _read_pbf(path: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
@@ -174,10 +165,6 @@ def projected_crs(source: OsmSource, crs: str | int | None = None) -> CRS:
     if not target.is_projected or target.axis_info[0].unit_name not in ("metre", "meter"):
         raise TwinError(f"crs: '{target.to_string()}' is not a projected CRS in metres; expected e.g. a UTM zone")
     return target
-
-
-def _tag(frame: pd.DataFrame, key: str) -> pd.Series:
-    return frame[key].astype(object).where(frame[key].notna(), None)
 
 
 def _numeric(values: pd.Series) -> pd.Series:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
+import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import geopandas as gpd
 import networkx as nx
@@ -178,11 +178,10 @@ class CompiledNetwork:
 
     Input edges are numbered in ``graph.edges(keys=True)`` order; ``edge_u``/``edge_v`` are node positions and
     ``time`` is the CSR graph weighted by ``travel_time_s``. A closed street is a weight, not a rebuild:
-    ``net.time.closed(edges)``.
+    ``net.time.with_weights(net.travel_times(factors))``. ``cache`` holds what is derived from the network and
+    shared by every twin that has it (search graphs, see ``access.search_graph``).
     """
 
-    mode: str
-    key: str
     node_ids: np.ndarray
     xy: np.ndarray
     edge_u: np.ndarray
@@ -193,10 +192,20 @@ class CompiledNetwork:
     geometry: np.ndarray
     tree: shapely.STRtree
     access_mps: float
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
     def n_nodes(self) -> int:
         return len(self.node_ids)
+
+    def travel_times(self, factors: np.ndarray | None = None) -> np.ndarray:
+        """Edge travel times (s) with ``factors`` as in ``Twin.edge_factors`` applied; ``inf`` = closed (also for a
+        closed edge of zero length)."""
+        if factors is None:
+            return self.time_s
+        with np.errstate(invalid="ignore"):
+            time_s = self.time_s * factors
+        return np.where(np.isnan(time_s), np.inf, time_s)
 
 
 @dataclass(frozen=True, eq=False)
@@ -208,95 +217,133 @@ class Entries:
     cost_s: np.ndarray
     n_points: int
 
-    def reachable(self) -> np.ndarray:
-        """Which points have at least one entry."""
-        return np.bincount(self.point, minlength=self.n_points) > 0
+
+@dataclass(frozen=True, eq=False)
+class Candidates:
+    """Every way a set of points may join the network, whatever is closed: found once, priced per closure.
+
+    Candidate ``i`` walks ``leg_s[i]`` from point ``point[i]`` to edge ``edge[i]``, then ``share[i]`` of the edge
+    to node ``node[i]``; ``edge`` is -1 for a node inside an area, which costs nothing, closed or not. Candidates
+    are sorted by (point, node); ``first`` starts each (point, node) pair, the unit a search graph joins.
+    """
+
+    point: np.ndarray
+    node: np.ndarray
+    edge: np.ndarray
+    leg_s: np.ndarray
+    share: np.ndarray
+    first: np.ndarray
+    n_points: int
+
+    @property
+    def pair_point(self) -> np.ndarray:
+        return self.point[self.first]
+
+    @property
+    def pair_node(self) -> np.ndarray:
+        return self.node[self.first]
+
+    def pair_costs(self, time_s: np.ndarray) -> np.ndarray:
+        """Per (point, node) pair, the cost of its cheapest open candidate under edge times ``time_s``
+        (:meth:`CompiledNetwork.travel_times`); ``inf`` when a closure took every candidate of the pair."""
+        edge_s = np.append(time_s, 0.0)[self.edge]  # -1 (inside an area) reads the appended 0 s
+        is_open = np.isfinite(edge_s)
+        with np.errstate(invalid="ignore"):  # 0 * inf on closed edges; replaced by inf below
+            cost = np.where(is_open, self.leg_s + self.share * edge_s, np.inf)
+        return np.minimum.reduceat(cost, self.first)
+
+    def entries(self, time_s: np.ndarray) -> Entries:
+        """The open entries under edge times ``time_s``: one per (point, node), the cheapest."""
+        cost = self.pair_costs(time_s)
+        is_open = np.isfinite(cost)
+        return Entries(self.pair_point[is_open], self.pair_node[is_open], cost[is_open], self.n_points)
 
 
-_compiled: dict[str, CompiledNetwork] = {}
+_compiled: weakref.WeakKeyDictionary[nx.MultiDiGraph, CompiledNetwork] = weakref.WeakKeyDictionary()
 
 
 def compile_network(graph: nx.MultiDiGraph) -> CompiledNetwork:
-    """Arrays of ``graph``, cached under a key made of its structure and weights (a changed graph is recompiled)."""
+    """Arrays of ``graph``, compiled once per graph object and kept while the graph lives.
+
+    A twin's graphs are never edited in place (a variant shares them and changes ``edge_factors``), so a warm
+    call is one lookup, with no work per edge.
+    """
+    net = _compiled.get(graph)
+    if net is None:
+        net = _compiled[graph] = _compile(graph)
+    return net
+
+
+def _compile(graph: nx.MultiDiGraph) -> CompiledNetwork:
     from .routing import compile_graph
 
     records = list(graph.edges(keys=True, data=True))
     node_ids = np.fromiter(graph.nodes, dtype="int64", count=graph.number_of_nodes())
     xy = np.array([(graph.nodes[i]["x"], graph.nodes[i]["y"]) for i in node_ids], dtype="float64").reshape(-1, 2)
-    ends = np.array([(u, v, k) for u, v, k, _ in records], dtype="int64").reshape(-1, 3)
+    ends = np.array([(u, v) for u, v, _, _ in records], dtype="int64").reshape(-1, 2)
     length = np.array([d["length"] for *_, d in records], dtype="float64")
     time = np.array([d["travel_time_s"] for *_, d in records], dtype="float64")
-    access = float(graph.graph.get("walk_mps", Speeds().walk_mps))
-    digest = hashlib.sha256(graph.graph.get("mode", "").encode())
-    for array in (node_ids, xy, ends, length, time, np.array([access])):
-        digest.update(array.tobytes())
-    key = digest.hexdigest()[:16]
-    if key not in _compiled:
-        position = pd.Index(node_ids)
-        edge_u = position.get_indexer(ends[:, 0])
-        edge_v = position.get_indexer(ends[:, 1])
-        geometry = np.array([d.get("geometry") or shapely.LineString([xy[a], xy[b]])
-                             for (*_, d), a, b in zip(records, edge_u, edge_v)], dtype=object)
-        if len(_compiled) > 16:  # scenarios make variants; keep memory bounded
-            _compiled.pop(next(iter(_compiled)))
-        _compiled[key] = CompiledNetwork(
-            mode=graph.graph.get("mode", ""), key=key, node_ids=node_ids, xy=xy, edge_u=edge_u, edge_v=edge_v,
-            length_m=length, time_s=time, time=compile_graph(edge_u, edge_v, time, n_nodes=len(node_ids)),
-            geometry=geometry, tree=shapely.STRtree(geometry), access_mps=access)
-    return _compiled[key]
+    position = pd.Index(node_ids)
+    edge_u = position.get_indexer(ends[:, 0])
+    edge_v = position.get_indexer(ends[:, 1])
+    geometry = np.array([d.get("geometry") or shapely.LineString([xy[a], xy[b]])
+                         for (*_, d), a, b in zip(records, edge_u, edge_v)], dtype=object)
+    return CompiledNetwork(
+        node_ids=node_ids, xy=xy, edge_u=edge_u, edge_v=edge_v, length_m=length, time_s=time,
+        time=compile_graph(edge_u, edge_v, time, n_nodes=len(node_ids)), geometry=geometry,
+        tree=shapely.STRtree(geometry), access_mps=float(graph.graph.get("walk_mps", Speeds().walk_mps)))
 
 
-def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, slack_m: float = 20.0,
-                factors: np.ndarray | None = None) -> Entries:
+def point_candidates(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False,
+                     slack_m: float = 20.0) -> Candidates:
     """Join points to the network at the nearest street, not the nearest node.
 
-    A point reaches the edges within ``slack_m`` of its nearest edge: it walks straight to the edge (at walking
-    speed), then along it to the edge's head node (to its tail node when ``arrive``: coming from the network to
-    the point). Several candidates let the search pick the entry that suits each trip, so a courtyard path does
-    not force a detour. ``factors`` multiply edge travel times as in ``Twin.edge_factors``: closed edges (``inf``)
-    drop out of the candidates chosen on the whole network, so a closure can only take entries away; a point
-    whose every nearby street is closed (or flooded) has no entry: it is cut off.
+    A point reaches the edges within ``slack_m`` of its nearest edge (chosen on the whole network): it walks
+    straight to the edge (at walking speed), then along it to the edge's head node (to its tail node when
+    ``arrive``: coming from the network to the point). Several candidates let the search pick the entry that
+    suits each trip, so a courtyard path does not force a detour.
     """
     points = shapely.points(np.asarray(xy, dtype="float64").reshape(-1, 2))
     if len(points) == 0:
-        return Entries(np.zeros(0, "int64"), np.zeros(0, "int64"), np.zeros(0), 0)
-    time_s = net.time_s if factors is None else net.time_s * factors
-    point, edge = _candidates(net.tree, points, slack_m)
-    is_open = np.isfinite(time_s[edge])
-    point, edge = point[is_open], edge[is_open]
+        nothing = np.zeros(0, "int64")
+        return _sorted(nothing, nothing, nothing, np.zeros(0), np.zeros(0), 0)
+    _, nearest_m = net.tree.query_nearest(points, return_distance=True, all_matches=False)
+    point, edge = net.tree.query(points, predicate="dwithin", distance=nearest_m + slack_m)
     lines, at = net.geometry[edge], points[point]
     along = shapely.line_locate_point(lines, at) / np.maximum(shapely.length(lines), 1e-9)
     leg_s = shapely.distance(lines, at) / net.access_mps
     if arrive:
-        node, cost = net.edge_u[edge], leg_s + along * time_s[edge]
-    else:
-        node, cost = net.edge_v[edge], leg_s + (1.0 - along) * time_s[edge]
-    return _cheapest(point, node, cost, len(points))
+        return _sorted(point, net.edge_u[edge], edge, leg_s, along, len(points))
+    return _sorted(point, net.edge_v[edge], edge, leg_s, 1.0 - along, len(points))
 
 
-def _candidates(tree: shapely.STRtree, points: np.ndarray, slack_m: float) -> tuple[np.ndarray, np.ndarray]:
-    """(point, edge) pairs: every edge within ``slack_m`` of the point's nearest edge."""
-    _, nearest_m = tree.query_nearest(points, return_distance=True, all_matches=False)
-    return tree.query(points, predicate="dwithin", distance=nearest_m + slack_m)
-
-
-def snap_polygons(net: CompiledNetwork, polygons: gpd.GeoSeries, *, arrive: bool = True,
-                  spacing_m: float = 25.0, factors: np.ndarray | None = None) -> Entries:
+def polygon_candidates(net: CompiledNetwork, polygons: gpd.GeoSeries, *, arrive: bool = True,
+                       spacing_m: float = 25.0) -> Candidates:
     """Join areas (parks) to the network at their edges: every node inside costs nothing, and points along the
-    boundary, every ``spacing_m``, join the nearest streets as in :func:`snap_points`."""
+    boundary, every ``spacing_m``, join the nearest streets as in :func:`point_candidates`."""
     shapes = np.asarray(polygons.values, dtype=object)
     rings = shapely.segmentize(shapely.boundary(shapes), spacing_m)
     coords, owner = shapely.get_coordinates(rings, return_index=True)
-    boundary = snap_points(net, coords, arrive=arrive, factors=factors)
+    boundary = point_candidates(net, coords, arrive=arrive)
     inside_shape, inside_node = shapely.STRtree(shapely.points(net.xy)).query(shapes, predicate="contains")
-    return _cheapest(np.concatenate([owner[boundary.point], inside_shape]),
-                     np.concatenate([boundary.node, inside_node]),
-                     np.concatenate([boundary.cost_s, np.zeros(len(inside_node))]), len(shapes))
+    inside = np.zeros(len(inside_node))
+    return _sorted(np.concatenate([owner[boundary.point], inside_shape]),
+                   np.concatenate([boundary.node, inside_node]),
+                   np.concatenate([boundary.edge, np.full(len(inside_node), -1)]),
+                   np.concatenate([boundary.leg_s, inside]), np.concatenate([boundary.share, inside]), len(shapes))
 
 
-def _cheapest(point: np.ndarray, node: np.ndarray, cost: np.ndarray, n_points: int) -> Entries:
-    """One entry per (point, node): the cheapest."""
-    order = np.lexsort((cost, node, point))
-    point, node, cost = point[order], node[order], cost[order]
-    first = np.r_[True, (point[1:] != point[:-1]) | (node[1:] != node[:-1])]
-    return Entries(point[first].astype("int64"), node[first].astype("int64"), cost[first], n_points)
+def _sorted(point: np.ndarray, node: np.ndarray, edge: np.ndarray, leg_s: np.ndarray, share: np.ndarray,
+            n_points: int) -> Candidates:
+    order = np.lexsort((node, point))
+    point, node = point[order].astype("int64"), node[order].astype("int64")
+    first = np.flatnonzero((np.diff(point, prepend=-1) != 0) | (np.diff(node, prepend=-1) != 0))
+    return Candidates(point, node, edge[order].astype("int64"), leg_s[order], share[order], first, n_points)
+
+
+def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, slack_m: float = 20.0,
+                factors: np.ndarray | None = None) -> Entries:
+    """The open entries of points (:func:`point_candidates`) with the travel-time ``factors`` of
+    ``Twin.edge_factors``: closed edges drop out of the candidates, so a closure can only take entries away; a
+    point whose every nearby street is closed (or flooded) has no entry: it is cut off."""
+    return point_candidates(net, xy, arrive=arrive, slack_m=slack_m).entries(net.travel_times(factors))

@@ -242,7 +242,7 @@ def form_households(
     if (ages < 0).any():
         raise TwinError("ages: value: negative age; expected ages in whole years >= 0")
     members, household = _form(ages, params, rng)
-    return _describe(ages[members], household)
+    return households_from_ages(ages[members], household)
 
 
 def place_households(households: pd.DataFrame, buildings: gpd.GeoDataFrame, *, rng: np.random.Generator) -> pd.Series:
@@ -711,8 +711,21 @@ def _form(ages: np.ndarray, params: HouseholdParams, rng: np.random.Generator) -
     return members[order], household[order]
 
 
-def _describe(member_ages: np.ndarray, household: np.ndarray) -> pd.DataFrame:
-    """One row per household from its members' ages (members sorted by household number)."""
+def households_from_ages(member_ages: np.ndarray, household: np.ndarray) -> pd.DataFrame:
+    """The households table (without homes) from its members' ages: the one place the group flags are made.
+
+    Parameters
+    ----------
+    member_ages
+        Age of every person, in whole years.
+    household
+        The household number (0, 1, ...) of every person, sorted; each number from 0 up has a member.
+
+    Returns
+    -------
+    One row per household (index ``household_id``): ``size``, ``ages`` (space-separated), ``n_elderly``,
+    ``n_children``, ``elderly``, ``elderly_alone``, ``children``.
+    """
     size = np.bincount(household).astype(np.int64)
     n_elderly = np.bincount(household[member_ages >= ELDERLY_AGE], minlength=len(size)).astype(np.int64)
     n_children = np.bincount(household[member_ages < ADULT_AGE], minlength=len(size)).astype(np.int64)
@@ -789,7 +802,7 @@ def _table(
     member_ages: np.ndarray, household: np.ndarray, building_of_household: np.ndarray, buildings: gpd.GeoDataFrame
 ) -> pd.DataFrame:
     """The households table of the data contract, sorted by building, with each home's representative point."""
-    table = _describe(member_ages, household)
+    table = households_from_ages(member_ages, household)
     table.insert(0, "building_id", building_of_household.astype(np.int64))
     unique, inverse = np.unique(building_of_household, return_inverse=True)
     points = shapely.get_coordinates(buildings.geometry.loc[unique].representative_point().to_numpy())

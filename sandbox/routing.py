@@ -305,20 +305,6 @@ class CSRGraph:
         weights[slots] = np.inf
         return CSRGraph(self.indptr, self.indices, _readonly(weights), self.edge_order)
 
-    def slowed(self, edges: np.ndarray, factor: float) -> CSRGraph:
-        """A variant with the costs of the given input edges multiplied by ``factor`` (e.g. 2.0 for roadworks).
-
-        An edge listed twice is slowed once.
-        """
-        if not factor >= 0:
-            raise TwinError(f"CSRGraph.slowed: factor: {factor}; expected a number >= 0 (inf closes the edges)")
-        slots = self._slots(edges)
-        weights = self.weights.copy()
-        with np.errstate(invalid="ignore"):  # 0 * inf stays a closed edge
-            slowed = weights[slots] * factor
-        weights[slots] = np.where(np.isnan(slowed), np.inf, slowed)
-        return CSRGraph(self.indptr, self.indices, _readonly(weights), self.edge_order)
-
     def reversed(self) -> CSRGraph:
         """Every edge turned around, keeping the input edge numbers.
 

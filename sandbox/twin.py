@@ -20,6 +20,7 @@ import shapely
 import xarray as xr
 
 from ._errors import DataError, TwinError
+from ._io import staged_folder
 from .network import network_from_frames, network_to_frames, node_bounds
 
 FORMAT_VERSION = 1
@@ -46,6 +47,9 @@ class Twin:
     provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     edge_factors: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     flood_depth: xr.DataArray | None = None
+    # Derived data (fingerprint, compiled search graphs) computed once per twin object; a variant made with
+    # replace() starts with an empty cache, so nothing derived from the old content can leak into it.
+    cache: dict[Any, Any] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         for name, layer in self.layers.items():
@@ -77,7 +81,15 @@ class Twin:
         return dataclasses.replace(self, **changes)
 
     def fingerprint(self) -> str:
-        """A hash of the twin's content (not of when or where it was built): equal twins, equal fingerprints."""
+        """A hash of the twin's content (not of when or where it was built): equal twins, equal fingerprints.
+
+        Computed once per twin object: the twin is frozen, so its content cannot change afterwards.
+        """
+        if "fingerprint" not in self.cache:
+            self.cache["fingerprint"] = self._content_hash()
+        return self.cache["fingerprint"]
+
+    def _content_hash(self) -> str:
         digest = hashlib.sha256(f"crs={self.crs}".encode())
         for name in sorted(self.layers):
             digest.update(f"layer={name}".encode())
@@ -102,7 +114,10 @@ class Twin:
     @property
     def extent(self) -> tuple[float, float, float, float]:
         """Bounding box (left, bottom, right, top) of the walking network, the area the twin speaks for."""
-        return tuple(float(v) for v in node_bounds(self.networks.get("walk") or next(iter(self.networks.values()))))
+        if "extent" not in self.cache:
+            graph = self.networks.get("walk") or next(iter(self.networks.values()))
+            self.cache["extent"] = tuple(float(v) for v in node_bounds(graph))
+        return self.cache["extent"]
 
     def summary(self) -> dict[str, Any]:
         """What the twin holds, in plain numbers, for `sandbox info` and notebooks."""
@@ -165,8 +180,6 @@ def _column_bytes(series: pd.Series) -> bytes:
 
 def save_twin(twin: Twin, folder: str | Path) -> Path:
     """Write a twin folder (GeoPackage, optional GeoTIFF, twin.json); written aside, then moved into place."""
-    from .export import staged_folder
-
     with staged_folder(folder) as staging:
         gpkg = staging / "layers.gpkg"
         with warnings.catch_warnings():

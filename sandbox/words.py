@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 GROUPS = {
     "all": "residents",
     "elderly": "elderly residents (65+)",
@@ -29,6 +31,12 @@ def destination(name: str) -> str:
 
 def mode(name: str) -> str:
     return MODES.get(name, f"by {name}")
+
+
+def minutes(values: Sequence[float]) -> str:
+    """[5, 10, 15] -> '5, 10 and 15 min': every threshold, so none is silently left out of a sentence."""
+    shown = [f"{float(v):g}" for v in values]
+    return (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]) + " min"
 
 
 def amount(to: str, capacity: str | None) -> str:

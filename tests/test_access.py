@@ -7,11 +7,12 @@ import itertools
 import geopandas as gpd
 import networkx as nx
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 
-from sandbox import TwinError, access
-from sandbox.network import compile_network, snap_points, snap_polygons
+from sandbox import TwinError, access, routing
+from sandbox.network import compile_network, polygon_candidates, snap_points
 from tests.tiny import BLOCK_M, CRS, node_xy, tiny_twin
 
 WALK = 1.2
@@ -134,15 +135,18 @@ def test_travel_times_matrix_with_access_legs(tiny):
 
 
 def brute_force_times(twin, households_xy, targets, *, arrive_polygons: bool) -> np.ndarray:
-    """Household -> destination times by networkx: every pair of entry candidates, full Dijkstra."""
+    """Household -> destination times by networkx: every pair of open entry candidates, full Dijkstra over the
+    open streets."""
     net = compile_network(twin.networks["walk"])
+    factors = twin.travel_time_factors("walk")
+    time_s = net.travel_times(factors)
     graph = nx.DiGraph()
-    for u, v, w in zip(net.edge_u, net.edge_v, net.time_s):
-        if not graph.has_edge(u, v) or graph[u][v]["w"] > w:
+    for u, v, w in zip(net.edge_u, net.edge_v, time_s):
+        if np.isfinite(w) and (not graph.has_edge(u, v) or graph[u][v]["w"] > w):
             graph.add_edge(int(u), int(v), w=float(w))
-    homes = snap_points(net, households_xy)
-    ends = snap_polygons(net, targets.geometry) if arrive_polygons else snap_points(
-        net, np.column_stack([targets.geometry.x, targets.geometry.y]), arrive=True)
+    homes = snap_points(net, households_xy, factors=factors)
+    ends = polygon_candidates(net, targets.geometry).entries(time_s) if arrive_polygons else snap_points(
+        net, np.column_stack([targets.geometry.x, targets.geometry.y]), arrive=True, factors=factors)
     lengths = {a: nx.single_source_dijkstra_path_length(graph, a, weight="w") for a in set(homes.node.tolist())}
     out = np.full((homes.n_points, ends.n_points), np.inf)
     for (p, a, ca), (d, b, cb) in itertools.product(zip(homes.point, homes.node, homes.cost_s),
@@ -153,10 +157,14 @@ def brute_force_times(twin, households_xy, targets, *, arrive_polygons: bool) ->
 
 
 @pytest.mark.parametrize("to, polygons", [("parks", True), ("care", False)])
-def test_measures_equal_a_brute_force_oracle_on_helsinki_sample(helsinki, to, polygons):
+@pytest.mark.parametrize("closures", [False, True])
+def test_measures_equal_a_brute_force_oracle_on_helsinki_sample(helsinki, to, polygons, closures):
     rng = np.random.default_rng(5)
     sample = helsinki.households.iloc[np.sort(rng.choice(len(helsinki.households), 25, replace=False))]
     twin = helsinki.replace(households=sample)
+    if closures:  # a fifth of the streets closed, another fifth at half speed
+        draw = rng.random(twin.networks["walk"].number_of_edges())
+        twin = twin.replace(edge_factors={"walk": np.select([draw < 0.2, draw < 0.4], [np.inf, 2.0], 1.0)})
     targets = access.destinations(twin, to)
     times = brute_force_times(twin, sample[["x", "y"]].to_numpy(), targets, arrive_polygons=polygons)
     nearest = access.nearest(twin, to, minutes=[10])
@@ -195,3 +203,92 @@ def test_helsinki_walks_are_realistic(helsinki):
     assert keep.sum() > 5000 and np.isfinite(detour).all()
     assert np.median(detour) <= 1.5
     assert np.percentile(detour, 75) <= 1.8
+
+
+# --- search graphs: built once, shared by variants that only change weights ----------------------------------
+
+
+def fresh_nearest(twin, to: str) -> np.ndarray:
+    """Household times to the nearest ``to``, from a search graph compiled from scratch for this twin: only the
+    open entries, the closures applied to the streets (the pipeline before search graphs were cached)."""
+    net = compile_network(twin.networks["walk"])
+    factors = twin.travel_time_factors("walk")
+    time_s = net.travel_times(factors)
+    unique, home_of = np.unique(twin.households[["x", "y"]].to_numpy(float), axis=0, return_inverse=True)
+    homes = snap_points(net, unique, factors=factors)
+    features = access.destinations(twin, to)
+    if features.geom_type.isin(["Polygon", "MultiPolygon"]).all() and len(features):
+        ends = polygon_candidates(net, features.geometry).entries(time_s)
+    else:
+        points = features.geometry.representative_point()
+        ends = snap_points(net, np.column_stack([points.x, points.y]), arrive=True, factors=factors)
+    n = net.n_nodes
+    source_ids = n + np.arange(ends.n_points)
+    home_ids = n + ends.n_points + np.arange(homes.n_points)
+    graph = routing.compile_graph(np.concatenate([net.edge_v, source_ids[ends.point], homes.node]),
+                                  np.concatenate([net.edge_u, ends.node, home_ids[homes.point]]),
+                                  np.concatenate([time_s, ends.cost_s, homes.cost_s]),
+                                  n_nodes=n + ends.n_points + homes.n_points)
+    return routing.nearest(graph, source_ids)[0][home_ids[home_of.ravel()]]
+
+
+def test_a_measure_builds_its_search_graph_once(tiny, monkeypatch):
+    twin = tiny.replace()  # a fresh twin object: an empty cache
+    first = access.search_graph(twin, "care")
+    compiled = []
+    compile_graph = routing.compile_graph
+    monkeypatch.setattr(routing, "compile_graph", lambda *a, **k: compiled.append(a) or compile_graph(*a, **k))
+    access.nearest(twin, "care")
+    access.within(twin, "care")
+    access.supply(twin, "care")
+    assert access.search_graph(twin, "care") is first
+    # A variant that only closes streets shares the structure and re-prices its weights.
+    closed = twin.replace(edge_factors={"walk": np.where(np.arange(len(twin.travel_time_factors("walk"))) < 4,
+                                                         np.inf, 1.0)})
+    variant = access.search_graph(closed, "care")
+    assert variant.graph.indptr is first.graph.indptr and variant.graph.indices is first.graph.indices
+    assert not np.array_equal(variant.graph.weights, first.graph.weights)
+    assert compiled == []
+
+
+@pytest.mark.parametrize("to", ["care", "parks"])
+def test_closed_streets_equal_a_freshly_built_search(helsinki, to):
+    rng = np.random.default_rng(8)
+    access.nearest(helsinki, to)  # the baseline's structure is cached first, then shared by the variants
+    draw = rng.random(helsinki.networks["walk"].number_of_edges())
+    for factors in (np.where(draw < 0.1, np.inf, 1.0), np.select([draw < 0.05, draw < 0.3], [np.inf, 3.0], 1.0)):
+        variant = helsinki.replace(edge_factors={"walk": factors})
+        got = access.nearest(variant, to)["travel_time_s"].to_numpy()
+        np.testing.assert_array_equal(got, fresh_nearest(variant, to))
+        assert access.search_graph(variant, to).graph.indptr is access.search_graph(helsinki, to).graph.indptr
+    np.testing.assert_array_equal(access.nearest(helsinki, to)["travel_time_s"].to_numpy(),
+                                  fresh_nearest(helsinki, to))
+
+
+def test_variants_with_other_homes_or_destinations_get_their_own_search(tiny):
+    before = access.nearest(tiny, "care")["travel_time_s"].to_numpy()
+    homes = tiny.households
+    moved = tiny.replace(households=homes.assign(x=homes["x"].where(homes.index != 3, node_xy(2, 0)[0])))
+    added = tiny.replace(households=pd.concat([homes, homes.iloc[[3]].set_axis([9]).assign(y=node_xy(0, 1)[1],
+                                                                                            x=node_xy(0, 1)[0])]))
+    clinics = tiny.layers["facilities"]
+    elsewhere = tiny.with_layer("facilities", clinics.set_geometry([shapely.Point(node_xy(3, 3))], crs=CRS))
+    closed = tiny.with_layer("facilities", clinics.iloc[:0])
+    assert access.nearest(moved, "care")["travel_time_s"].to_numpy() == pytest.approx(
+        np.array([300, 300, 600, 200]) / WALK)
+    assert access.nearest(added, "care")["travel_time_s"].to_numpy() == pytest.approx(
+        np.array([300, 300, 600, 100, 100]) / WALK)
+    assert access.nearest(elsewhere, "care")["travel_time_s"].to_numpy() == pytest.approx(
+        np.array([300, 300, 0, 500]) / WALK)
+    unreached = access.nearest(closed, "care")
+    assert np.isinf(unreached["travel_time_s"]).all() and (unreached["nearest_id"] == -1).all()
+    assert access.nearest(tiny, "care")["travel_time_s"].to_numpy().tolist() == before.tolist()
+
+
+def test_a_removed_facility_equals_a_freshly_built_search(helsinki):
+    care = access.destinations(helsinki, "care")
+    access.nearest(helsinki, "care")
+    fewer = helsinki.with_layer("facilities", helsinki.layers["facilities"].drop(care.index[:3]))
+    ds = access.nearest(fewer, "care")
+    np.testing.assert_array_equal(ds["travel_time_s"].to_numpy(), fresh_nearest(fewer, "care"))
+    assert not set(ds["nearest_id"].to_numpy().tolist()) & set(care.index[:3])

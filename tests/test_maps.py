@@ -6,7 +6,7 @@ import json
 import re
 
 from sandbox import access
-from sandbox.maps import bundle, access_map, render_html
+from sandbox.output.maps import bundle, access_map, render_html
 from tests.tiny import tiny_twin
 
 

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import geopandas as gpd
 import networkx as nx
+import numpy as np
 import pandas as pd
 import pytest
 import shapely
 
 from sandbox import TwinError
 from sandbox import layers
-from sandbox.network import Speeds, build_network, mode_directions, network_from_frames, network_to_frames
+from sandbox.network import (Speeds, build_network, compile_network, mode_directions, network_from_frames,
+                              network_to_frames, point_candidates)
 
 # Node id -> (x, y) in metres; a square 1-2-3-4 of 100 m sides plus a spur 4-5 and an isolated pair 8-9.
 NODES = {1: (0, 0), 2: (100, 0), 3: (100, 100), 4: (0, 100), 5: (-50, 100), 8: (500, 500), 9: (520, 500)}
@@ -98,3 +100,31 @@ def test_no_usable_street_and_unprojected_input_are_errors():
         build_network(SQUARE.to_crs(4326), "walk")
     with pytest.raises(TwinError, match="mode: unknown 'boat'"):
         mode_directions(SQUARE, "boat")
+
+
+def test_a_graph_is_compiled_once_per_object():
+    graph = build_network(SQUARE, "walk")
+    net = compile_network(graph)
+    assert compile_network(graph) is net
+    assert compile_network(graph.copy()) is not net
+
+
+def test_closures_only_take_entries_away():
+    """A point 10 m from corner 1 on both its streets: candidates on four directed edges, priced per closure."""
+    graph = build_network(SQUARE, "walk", speeds=Speeds(walk_mps=1.0))
+    net = compile_network(graph)
+    candidates = point_candidates(net, np.array([[10.0, 10.0]]))
+    edge = {(u, v): i for i, (u, v, _) in enumerate(graph.edges(keys=True))}
+
+    def entries(closed=(), slowed=()):
+        factors = np.ones(len(edge))
+        factors[[edge[e] for e in closed]] = np.inf
+        factors[[edge[e] for e in slowed]] = 3.0
+        found = candidates.entries(net.travel_times(factors))
+        return dict(zip(net.node_ids[found.node].tolist(), found.cost_s.tolist()))
+
+    # To corner 1: 10 m across and 10 m along, by 2->1 or 4->1; on to 2 or 4: 10 m across and 90 m along.
+    assert entries() == pytest.approx({1: 20.0, 2: 100.0, 4: 100.0})
+    assert entries(closed=[(1, 2), (2, 1)]) == pytest.approx({1: 20.0, 4: 100.0})  # corner 1 still by 4->1
+    assert entries(slowed=[(2, 1), (4, 1)]) == pytest.approx({1: 40.0, 2: 100.0, 4: 100.0})
+    assert entries(closed=[(1, 2), (2, 1), (1, 4), (4, 1)]) == {}  # cut off

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pytest
 import shapely
 import xarray as xr
 from typer.testing import CliRunner
 
+import sandbox
 from sandbox import ScenarioError, run_scenario
 from sandbox.cli import app
 from sandbox.scenarios.load import load_scenario, parse_scenario
@@ -63,7 +65,7 @@ def test_closing_a_clinic_and_opening_another(tiny):
     before, after = run.households["nearest-care-walk"]
     assert before["travel_time_s"].to_numpy() * 1.2 == pytest.approx([300, 300, 600, 100])
     assert after["travel_time_s"].to_numpy() * 1.2 == pytest.approx([300, 300, 0, 500], abs=0.05)  # lon/lat: mm
-    counts = run.indicators["nearest-care-walk"][["gaining", "losing", "unchanged"]].sel(group="all")
+    counts = run.results["nearest-care-walk"].to_dataset()[["gaining", "losing", "unchanged"]].sel(group="all")
     assert (int(counts["gaining"]), int(counts["losing"]), int(counts["unchanged"])) == (1, 1, 2)
     assert run.twin.layers["facilities"]["name"].tolist() == ["New clinic"]
     assert tiny.layers["facilities"]["name"].tolist() == ["Clinic"]  # the baseline is untouched
@@ -73,14 +75,14 @@ def test_street_closure_only_makes_walks_longer(tiny):
     west_street = json.dumps({"type": "LineString", "coordinates": [lonlat(*node_xy(0, 0)),
                                                                     lonlat(*node_xy(0, 1))]})
     spec = scenario(f"[{{type: close_streets, line: {west_street}, buffer_m: 5, modes: [walk]}}]")
-    baseline_print = tiny.fingerprint()
+    baseline_print = tiny._content_hash()
     run = run_scenario(spec, twin=tiny)
     before, after = (ds["travel_time_s"].to_numpy() for ds in run.households["nearest-care-walk"])
     assert after[0] * 1.2 == pytest.approx(500)  # round the closed block
     assert (after >= before - 1e-9).all()
-    assert int(run.indicators["nearest-care-walk"]["losing"].sel(group="all")) == 1
+    assert int(run.results["nearest-care-walk"]["losing"].sel(group="all")) == 1
     assert np.isinf(run.twin.travel_time_factors("walk")).sum() >= 2
-    assert tiny.fingerprint() == baseline_print
+    assert tiny._content_hash() == baseline_print
     assert set(run.changes["change"]) == {"walk street closed"}
 
 
@@ -105,9 +107,9 @@ def test_new_housing_adds_households_and_demolition_displaces_them(tiny):
     new = households.iloc[3:]
     assert new["elderly_alone"].sum() == 5 and new["children"].sum() == 5
     assert (new["building_id"] == 4).all()
-    counts = run.indicators["nearest-care-walk"].sel(group="all")
+    counts = run.results["nearest-care-walk"].to_dataset().sel(group="all")
     assert int(counts["displaced"]) == 1 and int(counts["new"]) == 10
-    assert run.summary()["effects"]["displaced_households"] == 1
+    assert run.summary()["effects"]["displaced_households"] == 1  # k = 1 here: nothing is too small to show
     assert run.twin.layers["buildings"].loc[4, "floor_area_m2"] == pytest.approx(1600 * 2, rel=1e-3)
 
 
@@ -159,37 +161,59 @@ def test_run_folder_is_complete_private_and_written_atomically(tiny, tmp_path, m
     run = run_scenario(spec, twin=tiny)
     folder = run.write(tmp_path / "out")
     assert sorted(p.name for p in folder.iterdir()) == ["indicators.csv", "layers.gpkg", "manifest.json",
-                                                        "report.html", "results.nc", "summary.json"]
-    results = xr.open_dataset(folder / "results.nc")
-    assert "household" not in results.dims
-    hidden = results["nearest_care_walk__suppressed"].to_numpy()
+                                                        "report.html", "results.nc", "summary.json",
+                                                        "zones.parquet"]
+    results = sandbox.open_run(folder)
+    assert results.identical(run.results)
+    node = results["nearest-care-walk"].to_dataset()
+    assert "household" not in node.dims and "travel_time_s" not in node and "weight" not in node
+    hidden = node["suppressed"].to_numpy()
     assert hidden.any()  # every tiny zone holds one household: below k = 2
-    share = results["nearest_care_walk__share_reaching"].sel(minutes=5).to_numpy()
+    share = node["share_reaching"].sel(minutes=5).transpose("side", "group", "zone").to_numpy()
     assert np.isnan(share[:, hidden]).all()
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["twin_fingerprint"] == tiny.fingerprint() and manifest["seed"] == 3
     assert manifest["packages"]["numpy"] and manifest["microdata_written"] is False
+    assert set(manifest["timings_s"]) == {"load_s", "plan_s", "apply_s", "indicators_s", "compare_s", "write_s"}
     layers = gpd.list_layers(folder / "layers.gpkg")["name"].tolist()
-    assert {"nearest_care_walk_baseline", "nearest_care_walk_scenario", "nearest_care_walk_change",
-            "interventions"} <= set(layers)
+    assert {"nearest-care-walk_baseline", "nearest-care-walk_scenario", "nearest-care-walk_change"} <= set(layers)
     with_microdata = run.write(tmp_path / "micro", allow_microdata=True)
     assert (with_microdata / "households.csv").is_file()
     # A failure half-way leaves neither the folder nor its staging copy.
-    monkeypatch.setattr("sandbox.report.render_report", lambda run: 1 / 0)
+    monkeypatch.setattr("sandbox.output.folders.write_layers", lambda *args, **kw: 1 / 0)
     with pytest.raises(ZeroDivisionError):
         run.write(tmp_path / "broken")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["micro", "out"]
+
+
+def test_one_name_per_indicator_everywhere(tiny, tmp_path):
+    spec = scenario("[{type: close_facility, names: [Clinic]}]", k=1)
+    folder = run_scenario(spec, twin=tiny).write(tmp_path / "out")
+    key = "nearest-care-walk"
+    summary = json.loads((folder / "summary.json").read_text())
+    table = pd.read_csv(folder / "indicators.csv")
+    zones = gpd.read_parquet(folder / "zones.parquet")
+    layers = gpd.list_layers(folder / "layers.gpkg")["name"].tolist()
+    report = (folder / "report.html").read_text()
+    assert list(summary["indicators"]) == [key] and set(table["indicator"]) == {key}
+    assert set(zones["indicator"]) == {key} and list(sandbox.open_run(folder).children) == [key]
+    zone_layers = [name for name in layers if name not in ("layer_styles", "interventions")]
+    assert zone_layers == [f"{key}_{side}" for side in ("baseline", "scenario", "change")]
+    assert f'value="{key}"' in report
+    for text in (json.dumps(summary), ",".join(layers), ",".join(table["variable"].unique())):
+        assert "__" not in text and "nearest_care_walk" not in text
+    assert "nearest_care_walk" not in report and f"{key}__" not in report
 
 
 @pytest.mark.parametrize("path", SCENARIOS, ids=[p.stem for p in SCENARIOS])
 def test_every_example_scenario_runs(path, helsinki):
     spec = load_scenario(path)
     twin = helsinki if spec.twin == "helsinki" else None  # others (synthetic towns) load by their reference
-    before = helsinki.fingerprint()
+    before = helsinki._content_hash()
     run = run_scenario(spec, twin=twin)
     summary = run.summary()
     assert summary["interventions"] and set(summary["indicators"]) == {i.key for i in run.scenario.indicators}
-    assert helsinki.fingerprint() == before
+    assert helsinki._content_hash() == before
     assert run.twin.fingerprint() != run.baseline.fingerprint()
 
 
@@ -200,7 +224,8 @@ def test_expected_direction_of_the_examples(helsinki):
     tram = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("tram-stop-kruununhaka")]),
                         twin=helsinki).summary()["indicators"]["nearest-tram-walk"]["groups"]["elderly"]
     assert tram["losing"] == 0 and tram["gaining"] > 0
-    assert tram["share_reaching"]["scenario"] > tram["share_reaching"]["baseline"]
+    reach = tram["share_reaching"]["3"]
+    assert reach["scenario"] > reach["baseline"]
 
 
 def test_two_runs_write_identical_results(helsinki, tmp_path):
@@ -209,7 +234,7 @@ def test_two_runs_write_identical_results(helsinki, tmp_path):
     for name in ("a", "b"):
         folder = run_scenario(load_scenario(path), twin=helsinki).write(tmp_path / name)
         digests.append([hashlib.sha256((folder / f).read_bytes()).hexdigest()
-                        for f in ("results.nc", "indicators.csv", "summary.json")])
+                        for f in ("results.nc", "indicators.csv", "summary.json", "zones.parquet")])
     assert digests[0] == digests[1]
 
 
@@ -240,11 +265,14 @@ def test_compare_runs_side_by_side_and_refuses_mismatches(helsinki, tmp_path):
     from sandbox import compare_runs
 
     comparison = compare_runs(folders)
-    share = comparison.results["nearest_care_walk__share_reaching"]
+    node = comparison.results["nearest-care-walk"].to_dataset()
+    share = node["share_reaching"]
     assert list(share["scenario"].to_numpy()) == ["baseline", "clinic-closure", "combined-care-plan"]
-    hidden = comparison.results["nearest_care_walk__suppressed"].to_numpy()
+    hidden = node["suppressed"].transpose("group", "zone").to_numpy()
     assert np.isnan(share.sel(minutes=5).transpose("scenario", "group", "zone").to_numpy()[:, hidden]).all()
     assert comparison.names == ["clinic-closure", "combined-care-plan"]
+    in_memory = compare_runs([first, second])
+    assert in_memory.results.identical(comparison.results)
     result = runner.invoke(app, ["compare", *map(str, folders), "--out", str(tmp_path / "cmp")])
     assert result.exit_code == 0, result.output
     page = (tmp_path / "cmp" / "compare.html").read_text()

@@ -12,7 +12,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .._errors import ScenarioError
-from .spec import INTERVENTION_TYPES, Scenario
+from .interventions import INTERVENTION_TYPES
+from .spec import Scenario
 
 __all__ = ["load_scenario", "parse_scenario"]
 

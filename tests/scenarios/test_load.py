@@ -15,8 +15,8 @@ import pytest
 
 from sandbox import SandboxError, ScenarioError
 from sandbox.scenarios.load import load_scenario, parse_scenario
-from sandbox.scenarios.spec import AddFacility, AddHousing, AddPark, AddTransitLine, AgePopulation, CloseFacility, \
-    CloseStreets, RemoveBuildings
+from sandbox.scenarios.interventions import AddFacility, AddHousing, AddPark, AddTransitLine, AgePopulation, \
+    CloseFacility, CloseStreets, RemoveBuildings
 
 CORPUS = Path(__file__).parent / "corpus"
 BAD = sorted((CORPUS / "bad").glob("*.yaml"))

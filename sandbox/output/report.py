@@ -6,16 +6,19 @@ import html
 import json
 from typing import Any
 
+import geopandas as gpd
 import pandas as pd
 import pydeck as pdk
-import yaml
+import xarray as xr
 
-from . import words
-from .maps import (TOOLTIP, base_layers, bundle, change_scale, credits, quantile_scale, scenario_map, script_json,
-                   share_scale, view_state, zone_map)
-from .run import VIEWS, Run
+from .. import words
+from ..access import destination_names, destinations
+from ..results import SIDES, indicator_names
+from ..twin import Twin
+from .maps import (MAP_CSS, TOOLTIP, base_layers, bundle, change_scale, credits, deck_spec, layer_spec,
+                   overlay_layers, quantile_scale, scenario_map, script_json, share_scale, view_state, zone_map)
 
-STYLE = """
+STYLE = MAP_CSS + """
   body { margin: 0; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222; }
   main { max-width: 1100px; margin: 0 auto; padding: 16px 20px 40px; }
   h1 { font-size: 24px; margin: 8px 0 4px; } h2 { font-size: 19px; margin-top: 28px; }
@@ -25,13 +28,7 @@ STYLE = """
   th:first-child, td:first-child { text-align: left; }
   .gain { color: #05609f; font-weight: 600; } .loss { color: #b2182b; font-weight: 600; }
   #map-wrap { position: relative; height: 620px; border: 1px solid #ccc; border-radius: 6px; overflow: hidden; }
-  #deck-container { position: absolute; inset: 0; background: #f4f3ef; }
-  .panel { position: absolute; z-index: 2; background: rgba(255,255,255,0.94); border-radius: 6px;
-           box-shadow: 0 1px 4px rgba(0,0,0,0.3); padding: 8px 10px; font-size: 12px; }
   #map-title { top: 8px; left: 8px; max-width: 520px; font-size: 14px; font-weight: 600; }
-  #legend { bottom: 8px; left: 8px; max-width: 300px; }
-  #legend .row { display: flex; align-items: center; margin: 2px 0; }
-  #legend .swatch { width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; }
   .controls { margin: 8px 0; font-size: 14px; } .controls select { font-size: 14px; margin-right: 12px; }
   pre { background: #f6f6f6; padding: 10px; overflow-x: auto; font-size: 12px; }
   .small { font-size: 12px; color: #555; }
@@ -40,9 +37,13 @@ STYLE = """
 SCRIPT = """
 const base = {base};
 const variants = {variants};
+const overlays = {overlays};
 const pick = (id) => document.getElementById(id);
 function key() {{ return [pick("indicator").value, pick("group").value, pick("view").value].join("|"); }}
-function compose(k) {{ return Object.assign({{}}, base, {{layers: base.layers.concat(variants[k].layers)}}); }}
+function compose(k) {{
+  const extra = (variants[k].overlays || []).map((name) => overlays[name]);
+  return Object.assign({{}}, base, {{layers: base.layers.concat(variants[k].layers, extra)}});
+}}
 const deckInstance = createDeck({{container: pick("deck-container"), jsonInput: compose(key()), tooltip: {tooltip}}});
 function show() {{
   const k = key();
@@ -70,40 +71,47 @@ def _change(before: float | None, after: float | None) -> tuple[str, str]:
     return f"{points:+.1f} pp", ("gain" if points >= 0.05 else "loss" if points <= -0.05 else "")
 
 
-def _gini(row: dict) -> str:
-    before, after = row["gini"]["baseline"], row["gini"]["scenario"]
+def _gini(values: dict) -> str:
+    before, after = values["baseline"], values["scenario"]
     return "" if before is None or after is None else f"{before:.3f} &rarr; {after:.3f}"
 
 
 def equity_table(summary: dict, key: str) -> str:
-    """Per group: reach before and after, households better and worse off, Gini before and after."""
+    """Per group and threshold: reach before and after, residents not reaching, Gini; per group: households
+    better and worse off."""
     rows = []
-    for group, row in summary["indicators"][key]["groups"].items():
-        before, after = row["share_reaching"]["baseline"], row["share_reaching"]["scenario"]
-        change, css = _change(before, after)
-        rows.append(
-            f"<tr><td>{html.escape(words.group(group))}</td><td>{_percent(before)}</td><td>{_percent(after)}</td>"
-            f'<td class="{css}">{change}</td><td class="gain">{_count(row["gaining"])}</td>'
-            f'<td class="loss">{_count(row["losing"])}</td><td>{_count(row["unchanged"])}</td>'
-            f'<td>{_count(row["displaced"])}</td><td>{_count(row["new"])}</td>'
-            f'<td>{_count(row["residents_not_reaching"]["baseline"])} &rarr; '
-            f'{_count(row["residents_not_reaching"]["scenario"])}</td><td>{_gini(row)}</td></tr>')
-    head = ("<tr><th>group</th><th>reach today</th><th>reach with the scenario</th><th>change</th>"
-            "<th>households better off</th><th>worse off</th><th>unchanged</th><th>displaced</th><th>new</th>"
-            "<th>residents not reaching</th><th>Gini (0 = equal)</th></tr>")
+    item = summary["indicators"][key]
+    for group, row in item["groups"].items():
+        thresholds = list(row["share_reaching"])
+        for i, minutes in enumerate(thresholds):
+            reach = row["share_reaching"][minutes]
+            change, css = _change(reach["baseline"], reach["scenario"])
+            missing = row["residents_not_reaching"][minutes]
+            gini = row["gini"].get(minutes, row["gini"].get("all"))
+            counts = "".join(f'<td rowspan="{len(thresholds)}" class="{c}">{_count(row[what])}</td>'
+                             for what, c in (("gaining", "gain"), ("losing", "loss"), ("unchanged", ""),
+                                             ("displaced", ""), ("new", ""))) if i == 0 else ""
+            label = (f'<td rowspan="{len(thresholds)}">{html.escape(words.group(group))}</td>' if i == 0 else "")
+            rows.append(f"<tr>{label}<td>{minutes} min</td><td>{_percent(reach['baseline'])}</td>"
+                        f"<td>{_percent(reach['scenario'])}</td><td class=\"{css}\">{change}</td>"
+                        f"<td>{_count(missing['baseline'])} &rarr; {_count(missing['scenario'])}</td>"
+                        f"<td>{_gini(gini)}</td>{counts}</tr>")
+    head = ("<tr><th>group</th><th>within</th><th>reach today</th><th>reach with the scenario</th><th>change</th>"
+            "<th>residents not reaching</th><th>Gini (0 = equal)</th><th>households better off</th>"
+            "<th>worse off</th><th>unchanged</th><th>displaced</th><th>new</th></tr>")
     return f"<table>{head}{''.join(rows)}</table>"
 
 
 def headline(summary: dict, key: str) -> str:
-    """One sentence for the most affected group of an indicator."""
-    groups = summary["indicators"][key]["groups"]
-    what = summary["indicators"][key]["what"]
-    moved = {g: (r["share_reaching"]["scenario"] or 0) - (r["share_reaching"]["baseline"] or 0)
-             for g, r in groups.items()}
-    group = max(moved, key=lambda g: abs(moved[g]))
-    row = groups[group]
-    return (f"{words.group(group).capitalize()}: {_percent(row['share_reaching']['baseline'])} reach today, "
-            f"{_percent(row['share_reaching']['scenario'])} with the scenario ({what}); "
+    """One sentence for the group and threshold whose reach moves most."""
+    item = summary["indicators"][key]
+    moves = [((r["share_reaching"][m]["scenario"] or 0) - (r["share_reaching"][m]["baseline"] or 0), g, m)
+             for g, r in item["groups"].items() for m in r["share_reaching"]]
+    _, group, minutes = max(moves, key=lambda move: abs(move[0]))
+    row = item["groups"][group]
+    reach = row["share_reaching"][minutes]
+    return (f"{words.group(group).capitalize()}: {_percent(reach['baseline'])} reach within {minutes} min today, "
+            f"{_percent(reach['scenario'])} with the scenario ({item['what']}); "
             f"{_count(row['gaining'])} households better off, {_count(row['losing'])} worse off.")
 
 
@@ -134,42 +142,52 @@ def _options(values: list[tuple[str, str]], chosen: str) -> str:
                    f"</option>" for v, label in values)
 
 
-def render_report(run: Run) -> str:
+def render_report(results: xr.DataTree, summary: dict, *, baseline: Twin, variant: Twin,
+                  changes: gpd.GeoDataFrame, scenario_text: str) -> str:
     """The report page: everything escaped, deck.gl inlined, nothing loaded from the network."""
-    summary = run.summary()
-    keys = list(run.indicators)
-    groups = [str(g) for g in run.indicators[keys[0]]["group"].to_numpy()]
-    variants = {}
+    keys = indicator_names(results)
+    groups = [str(g) for g in results["group"].to_numpy()]
+    name = summary["scenario"]
+    k = summary["k"]
+    variants, overlays = {}, {}
     for key in keys:
-        for group in groups:
-            for view in VIEWS:
-                zone_map = scenario_map(run, key, group=group, view=view)
-                variants[f"{key}|{group}|{view}"] = {"layers": zone_map.layers_json(), "title": zone_map.title,
-                                                     "legend": zone_map.legend_html()}
-    base = json.loads(pdk.Deck(layers=base_layers(run.twin), initial_view_state=view_state(run.twin),
-                               map_provider=None, map_style=None).to_json())
+        to = results[key].attrs["to"]
+        for view in SIDES:
+            twin = baseline if view == "baseline" else variant
+            # Made once per destination and twin, shared by every group's map in the page.
+            layers = overlay_layers(twin, highlight=destinations(twin, to) if to in destination_names(twin) else None,
+                                    outlines=changes)
+            names = [f"{layer.id}|{to if layer.id == 'destinations' else ''}|{view == 'baseline'}"
+                     for layer in layers]
+            for name, layer in zip(names, layers):
+                overlays.setdefault(name, layer)
+            for group in groups:
+                zone_map = scenario_map(results, key, group=group, view=view, baseline=baseline, variant=variant,
+                                        changes=changes, overlays=[])
+                variants[f"{key}|{group}|{view}"] = {"layers": zone_map.layers_json(), "overlays": names,
+                                                     "title": zone_map.title, "legend": zone_map.legend_html()}
+    shared = {name: layer_spec(layer) for name, layer in overlays.items()}
+    base = deck_spec(base_layers(variant), view_state(variant))
     script = SCRIPT.format(base=script_json(json.dumps(base)), variants=script_json(json.dumps(variants)),
-                           tooltip=json.dumps(TOOLTIP))
+                           overlays=script_json(json.dumps(shared)), tooltip=json.dumps(TOOLTIP))
     indicator_options = _options([(k, summary["indicators"][k]["what"]) for k in keys], keys[0])
     group_options = _options([(g, words.group(g)) for g in groups], "elderly" if "elderly" in groups else groups[0])
     view_options = _options([("change", "change"), ("baseline", "today"), ("scenario", "with the scenario")],
                             "change")
-    changes = "".join(f"<li>{html.escape(note)}</li>" for note in summary["interventions"]) or "<li>none</li>"
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in summary["interventions"]) or "<li>none</li>"
     sections = "".join(f"<h3>{html.escape(summary['indicators'][k]['what'])}</h3>"
                        f"<p>{html.escape(headline(summary, k))}</p>{equity_table(summary, k)}" for k in keys)
-    source = (run.scenario.source.read_text(encoding="utf-8") if run.scenario.source is not None
-              else yaml.safe_dump(run.scenario.model_dump(mode="json", exclude_none=True), sort_keys=False))
-    data = "; ".join(html.escape(c) for c in credits(run.baseline))
-    title = html.escape(run.name)
+    data = "; ".join(html.escape(c) for c in credits(baseline))
+    title = html.escape(name)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{title}: scenario report</title><style>{STYLE}</style><script>{bundle()}</script></head>
 <body><main>
 <h1>What if: {title}</h1>
-<p class="lead">{html.escape(run.scenario.description)}</p>
-<p class="small">Twin: {html.escape(run.baseline.name)} (fingerprint {run.baseline.fingerprint()}); seed
-{run.scenario.seed}; zones with fewer than {run.k} households of a group are hidden in every map and table.</p>
-<h2>What changes</h2><ul>{changes}</ul>
+<p class="lead">{html.escape(summary["description"])}</p>
+<p class="small">Twin: {html.escape(baseline.name)} (fingerprint {baseline.fingerprint()}); seed
+{summary["seed"]}; zones with fewer than {k} households of a group are hidden in every map and table.</p>
+<h2>What changes</h2><ul>{notes}</ul>
 {flood_section(summary)}
 <h2>Who gains and who loses</h2>{sections}
 <h2>Maps</h2>
@@ -179,30 +197,26 @@ Group <select id="group">{group_options}</select> Show <select id="view">{view_o
 <div id="legend" class="panel"></div></div>
 <p class="small">Hover a zone for its numbers. Magenta outlines: what the scenario changes. Blue is better, red
 is worse. Households are synthetic.</p>
-<h2>The scenario file</h2><pre>{html.escape(source)}</pre>
+<h2>The scenario file</h2><pre>{html.escape(scenario_text)}</pre>
 <h2>Data</h2><p class="small">{data}</p>
 </main><script>{script}</script></body></html>
 """
 
 
-def render_comparison(comparison: Any, twin: Any, *, k: int) -> str:
+def render_comparison(results: xr.DataTree, twin: Twin, *, names: list[str], k: int) -> str:
     """Several scenarios side by side: one table of reach per indicator and group, one map with a selector."""
-    results = comparison.results
-    keys = sorted({v.split("__")[0] for v in results.data_vars})
-    scenarios = [str(s) for s in results["scenario"].to_numpy()]
+    keys = indicator_names(results)
+    scenarios = [str(s) for s in results[keys[0]]["scenario"].to_numpy()]
     groups = [str(g) for g in results["group"].to_numpy()]
-    described = {key: next((s["indicators"][k2]["what"] for s in comparison.summaries for k2 in s["indicators"]
-                            if k2.replace("-", "_") == key), key) for key in keys}
-    keys = [key for key in keys if not key.startswith("suppressed")]
+    described = {key: results[key].attrs["long_name"] for key in keys}
     rows, variants = [], {}
     for key in keys:
-        measure_var = f"{key}__share_reaching" if f"{key}__share_reaching" in results else \
-            f"{key}__mean_supply_per_resident"
-        values = results[measure_var]
+        node = results[key].to_dataset()
+        measure_var = node.attrs["headline"]
+        values = node[measure_var]
         if "minutes" in values.dims:
-            minutes = float(values.dropna("minutes", how="all")["minutes"].to_numpy()[0])
-            values = values.sel(minutes=minutes)
-        residents = results[f"{key}__residents"]
+            values = values.sel(minutes=float(node["minutes"].to_numpy()[-1]))
+        residents = node["residents"]
         for group in groups:
             cells = []
             for scenario in scenarios:
@@ -236,9 +250,9 @@ def render_comparison(comparison: Any, twin: Any, *, k: int) -> str:
                                     legend_title="change" if show == "change" else described[key], scale=scale, k=k)
                     variants[f"{key}|{group}|{scenario}|{show}"] = {"layers": zone.layers_json(), "title": title,
                                                                    "legend": zone.legend_html()}
-    base = json.loads(pdk.Deck(layers=base_layers(twin), initial_view_state=view_state(twin), map_provider=None,
-                               map_style=None).to_json())
+    base = deck_spec(base_layers(twin), view_state(twin))
     script = COMPARE_SCRIPT.format(base=script_json(json.dumps(base)), variants=script_json(json.dumps(variants)),
+                                   overlays="{}",
                                    tooltip=json.dumps(TOOLTIP))
     head = "<tr><th>indicator</th><th>group</th>" + "".join(f"<th>{html.escape(s)}</th>" for s in scenarios) + "</tr>"
     options = {
@@ -249,12 +263,12 @@ def render_comparison(comparison: Any, twin: Any, *, k: int) -> str:
     }
     controls = " ".join(f'{name.capitalize()} <select id="{name}">{opts}</select>' for name, opts in options.items())
     data = "; ".join(html.escape(c) for c in credits(twin))
-    names = ", ".join(html.escape(n) for n in comparison.names)
+    names = ", ".join(html.escape(n) for n in names)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Comparison: {names}</title><style>{STYLE}</style>
 <script>{bundle()}</script></head><body><main>
 <h1>Scenarios side by side: {names}</h1>
-<p class="small">All runs on twin {html.escape(comparison.twin_reference)}; a zone hidden in any run (fewer than {k}
+<p class="small">All runs on twin {html.escape(twin.name)}; a zone hidden in any run (fewer than {k}
 households of a group) is hidden in all. Reach is the share of the group's residents, over the zones shown.</p>
 <table>{head}{''.join(rows)}</table>
 <div class="controls">{controls}</div>

@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import html
 import json
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import networkx as nx
 import pandas as pd
 import pydeck as pdk
+import shapely
 import xarray as xr
 
-from . import words
-from ._errors import TwinError
-from .access import destination_names, destinations
-from .privacy import DEFAULT_K, suppress
-from .twin import Twin
+from .. import words
+from .._errors import TwinError
+from ..access import destination_names, destinations
+from ..privacy import DEFAULT_K, suppress
+from ..results import SIDES
+from ..twin import Twin
 
 NO_DATA_RGBA = [200, 200, 200, 110]
 # ColorBrewer YlGnBu: sequential, readable by most colour-blind viewers.
@@ -45,13 +49,6 @@ def share_scale() -> Scale:
     edges = [0, 0.2, 0.4, 0.6, 0.8, 1.0000001]
     labels = ["under 20 %", "20-40 %", "40-60 %", "60-80 %", "80 % or more"]
     return Scale(edges, SEQUENTIAL, labels)
-
-
-def minutes_scale() -> Scale:
-    """Travel times; short is good, so the darkest colour is the shortest time."""
-    edges = [0, 300, 600, 900, 1200, np.inf]
-    labels = ["under 5 min", "5-10 min", "10-15 min", "15-20 min", "20 min or more"]
-    return Scale(edges, SEQUENTIAL[::-1], labels)
 
 
 def quantile_scale(values: np.ndarray, *, unit: str) -> Scale:
@@ -94,7 +91,7 @@ class ZoneMap:
 
     def layers_json(self) -> list[dict]:
         """This map's own layers as deck.gl JSON (the base layers are shared between maps of one page)."""
-        return json.loads(pdk.Deck(layers=self.layers, map_provider=None).to_json())["layers"]
+        return [layer_spec(layer) for layer in self.layers]
 
     def legend_html(self) -> str:
         rows = "".join(f'<div class="row"><span class="swatch" style="background: rgb({c[0]},{c[1]},{c[2]})">'
@@ -108,6 +105,25 @@ class ZoneMap:
 
     def _repr_html_(self) -> str:  # so that a ZoneMap shows itself in Jupyter like a Deck
         return self.deck._repr_html_()
+
+
+def layer_spec(layer: pdk.Layer) -> dict[str, Any]:
+    """A layer as deck.gl JSON. pydeck's serializer walks every record in Python; the records (plain lists and
+    dicts) are left to the standard library's C encoder when the page is written, many times faster."""
+    data, layer.data = layer.data, []
+    try:
+        spec = json.loads(layer.to_json())
+    finally:
+        layer.data = data
+    spec["data"] = data
+    return spec
+
+
+def deck_spec(layers: list[pdk.Layer], view: pdk.ViewState) -> dict[str, Any]:
+    """A deck (view and layers) as deck.gl JSON, the layers as :func:`layer_spec` makes them."""
+    spec = json.loads(pdk.Deck(layers=[], initial_view_state=view, map_provider=None, map_style=None).to_json())
+    spec["layers"] = [layer_spec(layer) for layer in layers]
+    return spec
 
 
 TOOLTIP = {"html": "{tooltip}", "style": {"fontSize": "13px", "maxWidth": "320px"}}
@@ -137,17 +153,31 @@ def base_layers(twin: Twin) -> list[pdk.Layer]:
                                     pickable=False))
     graph = twin.networks.get("walk")
     if graph is not None:
+        layers.append(pdk.Layer("PathLayer", street_paths(graph, twin.crs), id="base-streets", get_path="path",
+                                get_color=[140, 140, 140, 200], width_min_pixels=1, width_max_pixels=2, get_width=2,
+                                pickable=False))
+    return layers
+
+
+_street_paths: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def street_paths(graph: nx.MultiDiGraph, crs: str) -> list[dict[str, Any]]:
+    """Each street once (not both directions) in lon/lat, made once per graph object: a scenario's twin shares
+    its street graphs with the baseline, so every map of a session reuses them."""
+    if graph not in _street_paths:
         seen, paths = set(), []
         for u, v, data in graph.edges(data=True):
             if (v, u) in seen:
                 continue
             seen.add((u, v))
             paths.append(data["geometry"])
-        lines = gpd.GeoSeries(paths, crs=twin.crs).to_crs(4326)
-        data = [{"path": [list(map(lambda c: round(c, 6), xy)) for xy in g.coords]} for g in lines]
-        layers.append(pdk.Layer("PathLayer", data, id="base-streets", get_path="path", get_color=[140, 140, 140, 200],
-                                width_min_pixels=1, width_max_pixels=2, get_width=2, pickable=False))
-    return layers
+        lines = gpd.GeoSeries(paths, crs=crs).to_crs(4326)
+        coords, owner = shapely.get_coordinates(lines.values, return_index=True)
+        rounded = np.round(coords, 6).tolist()
+        starts = np.searchsorted(owner, np.arange(len(lines) + 1))
+        _street_paths[graph] = [{"path": rounded[a:b]} for a, b in zip(starts[:-1], starts[1:])]
+    return _street_paths[graph]
 
 
 def view_state(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk.ViewState:
@@ -163,30 +193,36 @@ def view_state(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk
 
 def zone_map(twin: Twin, values: pd.Series, tooltips: pd.Series, *, title: str, legend_title: str, scale: Scale,
              highlight: gpd.GeoDataFrame | None = None, notes: list[str] | None = None,
-             k: int = DEFAULT_K, outlines: gpd.GeoDataFrame | None = None) -> ZoneMap:
+             k: int = DEFAULT_K, outlines: gpd.GeoDataFrame | None = None,
+             overlays: list[pdk.Layer] | None = None) -> ZoneMap:
     """Zones coloured by ``values`` (indexed by zone id; NaN = no data or hidden) over the twin's base map.
 
     ``tooltips`` (by zone id) are shown on hover, in plain words. ``highlight`` draws destinations on top;
-    ``outlines`` (with a ``change`` column) draws what a scenario changed.
+    ``outlines`` (with a ``change`` column) draws what a scenario changed; ``overlays``, when given, are those layers
+    already made (a page with many maps makes them once).
     """
-    return ZoneMap(twin, zone_layers(twin, values, tooltips, scale=scale, highlight=highlight,
-                                                   outlines=outlines),
-                   view_state(twin), title, legend_title, scale, credits(twin), notes or [], k)
+    if overlays is None:
+        overlays = overlay_layers(twin, highlight=highlight, outlines=outlines)
+    return ZoneMap(twin, [zones_layer(twin, values, tooltips, scale=scale), *overlays], view_state(twin), title,
+                   legend_title, scale, credits(twin), notes or [], k)
 
 
-def zone_layers(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Scale,
-                highlight: gpd.GeoDataFrame | None = None,
-                outlines: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
-    """The zones layer (and destinations and changes on top) of one map."""
-    zones = twin.layers["zones"].to_crs(4326)
-    records = []
-    for zone_id, geometry in zones.geometry.items():
-        value = float(values.get(zone_id, np.nan))
-        records.append({"polygon": [[round(x, 6), round(y, 6)] for x, y in geometry.exterior.coords],
-                        "color": scale.color(value), "tooltip": tooltips.get(zone_id, "")})
-    layers = [pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
-                        get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True,
-                        auto_highlight=True)]
+def zones_layer(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Scale) -> pdk.Layer:
+    """The zones of one map, coloured by class, with their tooltips."""
+    if "zone_rings" not in twin.cache:
+        zones = twin.layers["zones"].to_crs(4326)
+        twin.cache["zone_rings"] = {zone_id: [[round(x, 6), round(y, 6)] for x, y in geometry.exterior.coords]
+                                    for zone_id, geometry in zones.geometry.items()}
+    records = [{"polygon": ring, "color": scale.color(float(values.get(zone_id, np.nan))),
+                "tooltip": tooltips.get(zone_id, "")} for zone_id, ring in twin.cache["zone_rings"].items()]
+    return pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
+                     get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True, auto_highlight=True)
+
+
+def overlay_layers(twin: Twin, *, highlight: gpd.GeoDataFrame | None = None,
+                   outlines: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
+    """What is drawn over the zones: flood water, what the scenario changed, the destinations."""
+    layers = []
     if twin.flood_depth is not None:
         layers.append(depth_layer(twin.flood_depth))
     if outlines is not None and len(outlines):
@@ -244,6 +280,16 @@ def _highlight_layer(features: gpd.GeoDataFrame) -> pdk.Layer:
                      line_width_min_pixels=1, radius_min_pixels=4, get_radius=12, pickable=True)
 
 
+# The map's panels, shared by the map pages and the report.
+MAP_CSS = """
+  #deck-container { position: absolute; inset: 0; background: #f4f3ef; }
+  .panel { position: absolute; z-index: 2; background: rgba(255,255,255,0.94); border-radius: 6px;
+           box-shadow: 0 1px 4px rgba(0,0,0,0.3); padding: 8px 10px; font-size: 12px; color: #222; }
+  #legend { bottom: 28px; left: 8px; max-width: 300px; }
+  #legend .row { display: flex; align-items: center; margin: 2px 0; }
+  #legend .swatch { width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; }
+"""
+
 PAGE = """<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -252,15 +298,10 @@ PAGE = """<!DOCTYPE html>
 <title>{title}</title>
 <style>
   html, body {{ margin: 0; height: 100%; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
-  #deck-container {{ position: absolute; inset: 0; background: #f4f3ef; }}
-  .panel {{ position: absolute; z-index: 2; background: rgba(255,255,255,0.94); border-radius: 6px;
-           box-shadow: 0 1px 4px rgba(0,0,0,0.3); padding: 10px 12px; font-size: 13px; color: #222; }}
-  #title {{ top: 10px; left: 10px; max-width: 460px; }}
+  #title {{ top: 10px; left: 10px; max-width: 460px; font-size: 13px; }}
   #title h1 {{ font-size: 17px; margin: 0 0 4px 0; }}
-  #legend {{ bottom: 28px; left: 10px; max-width: 300px; }}
-  #legend .row {{ display: flex; align-items: center; margin: 2px 0; }}
-  #legend .swatch {{ width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; }}
   #credits {{ bottom: 4px; right: 4px; font-size: 11px; padding: 3px 6px; max-width: 70%; }}
+{map_css}
 </style>
 <script>{bundle}</script>
 </head>
@@ -290,9 +331,10 @@ def bundle() -> str:
 def render_html(zone_map: ZoneMap) -> str:
     """The map as one self-contained HTML page: no scripts, styles, fonts or tiles from the network."""
     notes = "".join(f"<div>{html.escape(n)}</div>" for n in zone_map.notes)
-    return PAGE.format(title=html.escape(zone_map.title), notes=notes, legend=zone_map.legend_html(),
+    return PAGE.format(title=html.escape(zone_map.title), notes=notes, map_css=MAP_CSS, legend=zone_map.legend_html(),
                        credits="Data: " + "; ".join(html.escape(c) for c in zone_map.credits),
-                       bundle=bundle(), deck_json=script_json(zone_map.deck.to_json()), tooltip=json.dumps(TOOLTIP))
+                       bundle=bundle(), tooltip=json.dumps(TOOLTIP), deck_json=script_json(json.dumps(
+                           deck_spec([*base_layers(zone_map.twin), *zone_map.layers], zone_map.view))))
 
 
 def script_json(text: str) -> str:
@@ -368,26 +410,30 @@ def change_scale(values: np.ndarray, *, unit: str, percent: bool = False) -> Sca
     return Scale(edges, DIVERGING, labels)
 
 
-def scenario_map(run: Any, key: str, *, group: str, view: str) -> ZoneMap:
-    """One indicator of a run for one group: the ``baseline``, the ``scenario`` or the ``change`` between them,
-    with the same small cells hidden in all three and what the scenario changed outlined."""
-    if view not in ("baseline", "scenario", "change"):
-        raise TwinError(f"view: unknown '{view}'; expected baseline, scenario or change")
-    ds, safe = run.indicators[key], run.published(key)
-    if group not in list(ds["group"].to_numpy()):
-        raise TwinError(f"group: '{group}' was not computed; expected one of {', '.join(ds['group'].to_numpy())}")
-    measure, to, mode = ds.attrs["measure"], ds.attrs["to"], ds.attrs["mode"]
+def scenario_map(results: xr.DataTree, key: str, *, group: str, view: str, baseline: Twin, variant: Twin,
+                 changes: gpd.GeoDataFrame | None = None, overlays: list[pdk.Layer] | None = None) -> ZoneMap:
+    """One indicator of a run's results for one group: the ``baseline``, the ``scenario`` or the ``change`` between
+    them, small cells hidden alike in all three, what the scenario changed outlined."""
+    if view not in SIDES:
+        raise TwinError(f"view: unknown '{view}'; expected one of {', '.join(SIDES)}")
+    if key not in results.children:
+        raise TwinError(f"indicator: unknown '{key}'; expected one of {', '.join(results.children)}")
+    node = results[key].to_dataset()
+    if group not in list(node["group"].to_numpy()):
+        raise TwinError(f"group: '{group}' was not computed; expected one of {', '.join(node['group'].to_numpy())}")
+    measure, to, mode = node.attrs["measure"], node.attrs["to"], node.attrs["mode"]
+    name = str(results.attrs.get("scenario", "scenario"))
+    k = int(node.attrs.get("k", DEFAULT_K))
     who, where, how = words.group(group), words.destination(to), words.mode(mode)
-    minutes = float(ds["minutes"].to_numpy()[0])
-    headline = "mean_supply_per_resident" if measure == "supply" else "share_reaching"
-    pick = (lambda v: v.sel(group=group)) if measure == "supply" else \
-        (lambda v: v.sel(group=group, minutes=minutes))
-    before = pick(safe[headline].sel(scenario="baseline")).to_pandas()
-    after = pick(safe[headline].sel(scenario=run.name)).to_pandas()
-    change = pick(safe[f"change_{headline}"]).to_pandas()
+    minutes = float(node["minutes"].to_numpy()[-1])
+    headline = node.attrs["headline"]
+    part = node[headline].sel(group=group)
+    if "minutes" in part.dims:
+        part = part.sel(minutes=minutes)
+    before, after, change = (part.sel(side=side).to_pandas() for side in SIDES)
     if measure == "supply":
-        unit = ds["mean_supply_per_resident"].attrs.get("units", "")
-        capacity = ds.attrs.get("capacity")
+        unit = node[headline].attrs.get("units", "")
+        capacity = node.attrs.get("capacity")
         subject = (f"{words.amount(to, None if capacity == 'count' else capacity)} per person among {who}, "
                    f"within {minutes:g} min {how}")
         show = lambda v: f"{_number(v)} {unit}"  # noqa: E731
@@ -399,23 +445,23 @@ def scenario_map(run: Any, key: str, *, group: str, view: str) -> ZoneMap:
     values = {"baseline": before, "scenario": after, "change": change}[view]
     if view == "change":
         scale = change_scale(change.to_numpy(), unit=unit if measure == "supply" else "", percent=measure != "supply")
-    counts = ds["households"].sel(group=group).max("scenario").to_pandas()
-    hidden = safe["suppressed"].sel(group=group).to_pandas()
+    counts = node["households"].sel(group=group).max("side").to_pandas()
+    hidden = node["suppressed"].sel(group=group).to_pandas()
     tooltips = {}
     for zone_id in values.index:
-        if counts[zone_id] == 0:
+        if hidden[zone_id]:
+            tooltips[zone_id] = f"Zone {zone_id}: fewer than {k} households of {who}; hidden to protect privacy"
+        elif not counts[zone_id] > 0:
             tooltips[zone_id] = f"Zone {zone_id}: no {who}"
-        elif hidden[zone_id]:
-            tooltips[zone_id] = f"Zone {zone_id}: fewer than {run.k} households of {who}; hidden to protect privacy"
         else:
             difference = (f"{change[zone_id] * 100:+.0f} pp" if measure != "supply"
                           else f"{change[zone_id]:+,.3g} {unit}")
             tooltips[zone_id] = (f"Zone {zone_id}: {show(before[zone_id])} before, {show(after[zone_id])} after "
                                  f"({difference}); {int(counts[zone_id])} households of {who}")
-    twin = run.baseline if view == "baseline" else run.twin
-    title = {"baseline": f"Today: {subject}", "scenario": f"With '{run.name}': {subject}",
-             "change": f"Change with '{run.name}': {subject}"}[view]
+    twin = baseline if view == "baseline" else variant
+    title = {"baseline": f"Today: {subject}", "scenario": f"With '{name}': {subject}",
+             "change": f"Change with '{name}': {subject}"}[view]
     legend = "change (blue better, red worse)" if view == "change" else subject
     return zone_map(twin, values, pd.Series(tooltips, dtype=object), title=title, legend_title=legend,
                     scale=scale, highlight=destinations(twin, to) if to in destination_names(twin) else None,
-                    notes=[], k=run.k, outlines=run.changes)
+                    notes=[], k=k, outlines=changes, overlays=overlays)

@@ -1,0 +1,132 @@
+"""add_housing: a new residential building with synthetic households of a chosen composition."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+import shapely
+from pydantic import Field, StrictInt, model_validator
+
+from ...layers import assign_zones
+from ...population import ADULT_AGE, ELDERLY_AGE
+from ...twin import Twin
+from ..fields import LonLat, Located, lonlat
+from .base import (Context, Resolution, Unit, append_rows, household_counts, households_of, outside_twin, register,
+                   to_twin)
+
+FLOOR_AREA_PER_HOUSEHOLD_M2 = 60.0  # assumption: about the mean dwelling size in Helsinki
+Kind = Literal["elderly_alone", "elderly_couple", "family", "other"]
+
+
+@dataclass
+class Housing(Resolution):
+    footprint: shapely.Geometry | None = None
+    floor_area_m2: float = 0.0
+    households: pd.DataFrame | None = None  # the new households, without their home
+
+
+@register
+class AddHousing(Located, Unit):
+    """A new residential building with synthetic households (60 m2 of floor per household).
+
+    Placed on ``area``/``area_file`` or as a square building at ``at``; sized by ``households`` or
+    ``floor_area_m2``.
+    """
+
+    type: Literal["add_housing"]
+    name: str = "new housing"
+    at: LonLat | None = None
+    households: StrictInt | None = Field(default=None, gt=0, le=100_000)
+    floor_area_m2: float | None = Field(default=None, gt=0)
+    levels: StrictInt = Field(default=4, ge=1, le=100)
+    composition: dict[Kind, float] = Field(default_factory=lambda: {"other": 1.0})
+
+    @model_validator(mode="after")
+    def _complete(self) -> AddHousing:
+        if self.place_count() + (self.at is not None) != 1:
+            raise ValueError("give exactly one of area, area_file or at")
+        if (self.households is None) == (self.floor_area_m2 is None):
+            raise ValueError("give exactly one of households or floor_area_m2")
+        if self.at is not None:
+            lonlat(self.at)
+        total = sum(self.composition.values())
+        if any(v < 0 for v in self.composition.values()) or abs(total - 1) > 0.01:
+            raise ValueError(f"composition shares sum to {total:g}; expected shares >= 0 that sum to 1")
+        return self
+
+    def resolve(self, twin: Twin, ctx: Context) -> Housing:
+        footprint = self._footprint(twin, ctx)
+        out = Housing(footprint=footprint)
+        if problem := outside_twin(footprint, twin):
+            out.problems.append(f"area {problem}")
+            return out
+        buildings = twin.layers["buildings"]
+        overlapped = buildings.index[buildings.intersects(footprint) &
+                                     (buildings.intersection(footprint).area > 1.0)].tolist()
+        out.buildings.update(overlapped)
+        out.floor_area_m2 = self.floor_area_m2 or footprint.area * self.levels
+        kinds = self._kinds(out.floor_area_m2)
+        out.households = households_of([ages for kind, n in kinds.items() for ages in _ages(kind, n, ctx.rng)])
+        out.counts = {f"added_{k}": v for k, v in household_counts(out.households).items()}
+        mix = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in kinds.items() if n)
+        out.notes.append(f"add_housing: {sum(kinds.values())} households ({mix}) in '{self.name}', "
+                         f"{self.levels} storeys on {footprint.area:,.0f} m2")
+        if overlapped:
+            out.notes.append(f"add_housing: the site overlaps {len(overlapped)} existing building(s) "
+                             f"({', '.join(map(str, overlapped[:10]))}); they stay unless removed")
+        return out
+
+    def apply(self, twin: Twin, resolution: Housing, ctx: Context) -> Twin:
+        footprint = resolution.footprint
+        buildings = append_rows(twin.layers["buildings"], {
+            "osm_id": [-1], "building": ["apartments"], "name": [self.name], "levels": [float(self.levels)],
+            "levels_source": ["scenario"], "residential": [True], "footprint_m2": [footprint.area],
+            "floor_area_m2": [resolution.floor_area_m2]}, [footprint], start=ctx.next_id(twin, "buildings"))
+        building_id = int(buildings.index[-1])
+        zone = int(assign_zones(buildings.loc[[building_id]], twin.layers["zones"]).iloc[0])
+        buildings.loc[building_id, "zone_id"] = zone
+        buildings["zone_id"] = buildings["zone_id"].astype("int64")
+        point = footprint.representative_point()
+        new = resolution.households.assign(building_id=building_id, x=point.x, y=point.y, zone_id=zone)
+        start = ctx.next_id(twin, "households")
+        new.index = pd.RangeIndex(start, start + len(new), name=twin.households.index.name)
+        households = pd.concat([twin.households, new[twin.households.columns]])
+        return twin.with_layer("buildings", buildings).replace(households=households)
+
+    def _footprint(self, twin: Twin, ctx: Context) -> shapely.Geometry:
+        if self.at is None:
+            return to_twin(self.shape(ctx.base_dir), twin)
+        floor = self.floor_area_m2 or self.households * FLOOR_AREA_PER_HOUSEHOLD_M2
+        side = float(np.sqrt(floor / self.levels))
+        centre = to_twin(shapely.Point(self.at), twin)
+        return shapely.box(centre.x - side / 2, centre.y - side / 2, centre.x + side / 2, centre.y + side / 2)
+
+    def _kinds(self, floor_area_m2: float) -> dict[str, int]:
+        """Households of each kind: the composition's shares of the total, rounded by largest remainder."""
+        total = self.households or max(1, round(floor_area_m2 / FLOOR_AREA_PER_HOUSEHOLD_M2))
+        kinds = list(self.composition)
+        shares = np.array([self.composition[k] for k in kinds]) * total
+        whole = np.floor(shares).astype(int)
+        whole[np.argsort(-(shares - whole), kind="stable")[: total - whole.sum()]] += 1
+        return dict(zip(kinds, whole.tolist()))
+
+
+def _ages(kind: str, n: int, rng: np.random.Generator) -> list[list[int]]:
+    """Members' ages of ``n`` synthetic households of one kind."""
+    out = []
+    for _ in range(n):
+        if kind == "elderly_alone":
+            out.append([int(rng.integers(ELDERLY_AGE, 96))])
+        elif kind == "elderly_couple":
+            out.append([int(a) for a in rng.integers(ELDERLY_AGE, 93, size=2)])
+        elif kind == "family":
+            children = int(rng.choice([1, 2, 3], p=[0.5, 0.35, 0.15]))
+            out.append([int(a) for a in rng.integers(28, 51, size=2)] +
+                       [int(a) for a in rng.integers(0, ADULT_AGE, size=children)])
+        else:
+            out.append([int(a) for a in rng.integers(20, 65, size=int(rng.integers(1, 3)))])
+    return out
+

@@ -1,0 +1,96 @@
+"""close_streets: streets closed or slowed for some modes; a weight on the network, not a rebuilt graph."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import networkx as nx
+import numpy as np
+import shapely
+from pydantic import Field, StrictInt, field_validator, model_validator
+
+from ...network import MODES
+from ...twin import Twin
+from ..fields import LINES, Located, Mode, parse_geojson
+from .base import Context, Resolution, Unit, outside_twin, register, to_twin
+
+
+@dataclass
+class Streets(Resolution):
+    flags: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, one per edge in graph order
+
+
+@register
+class CloseStreets(Located, Unit):
+    """Streets closed (or slowed to a share of their speed) in ``area``, along a ``line`` or by ``osm_ids``.
+
+    For the ``modes`` given; a weight on the network, not a rebuilt graph.
+    """
+
+    type: Literal["close_streets"]
+    name: str = "street closure"
+    line: dict[str, Any] | None = None
+    buffer_m: float = Field(default=15.0, gt=0, le=1000)
+    osm_ids: list[StrictInt] | None = Field(default=None, min_length=1)
+    modes: list[Mode] = Field(default_factory=lambda: list(MODES), min_length=1)
+    speed_factor: float | None = Field(default=None, gt=0, le=1)
+
+    @field_validator("line")
+    @classmethod
+    def _check_line(cls, value: dict | None) -> dict | None:
+        if value is not None:
+            parse_geojson(value, kinds=LINES)
+        return value
+
+    @model_validator(mode="after")
+    def _complete(self) -> CloseStreets:
+        if self.place_count() + (self.line is not None) + (self.osm_ids is not None) != 1:
+            raise ValueError("give exactly one of area, area_file, line or osm_ids")
+        return self
+
+    def line_shape(self) -> shapely.Geometry | None:
+        """The ``line`` in lon/lat."""
+        return None if self.line is None else parse_geojson(self.line, kinds=LINES)
+
+    def resolve(self, twin: Twin, ctx: Context) -> Streets:
+        out = Streets()
+        shape = None
+        if self.osm_ids is None:
+            shape = to_twin(self.line_shape() if self.line is not None else self.shape(ctx.base_dir), twin)
+            if problem := outside_twin(shape, twin):
+                out.problems.append(f"{'line' if self.line is not None else 'area'} {problem}")
+                return out
+            if self.line is not None:
+                shape = shape.buffer(self.buffer_m)
+        how = "closed" if self.speed_factor is None else f"slowed to {self.speed_factor:.0%} of normal speed"
+        for mode in self.modes:
+            flags = edge_flags(twin.networks[mode], shape, self.osm_ids)
+            out.flags[mode] = flags
+            out.counts[f"{mode}_edges_affected"] = int(flags.sum())
+            if not flags.any():
+                out.problems.append(f"modes: no {mode} street in the closure; expected streets to close")
+            else:
+                out.notes.append(f"close_streets: '{self.name}': {int(flags.sum()):,} of {len(flags):,} {mode} "
+                                 f"edges {how}")
+        return out
+
+    def apply(self, twin: Twin, resolution: Streets, ctx: Context) -> Twin:
+        multiplier = np.inf if self.speed_factor is None else 1.0 / self.speed_factor
+        factors = dict(twin.edge_factors)
+        for mode, flags in resolution.flags.items():
+            factors[mode] = twin.travel_time_factors(mode) * np.where(flags, multiplier, 1.0)
+        return twin.replace(edge_factors=factors)
+
+
+def edge_flags(graph: nx.MultiDiGraph, shape: shapely.Geometry | None, osm_ids: list[int] | None) -> np.ndarray:
+    """Flags of the graph's edges (in graph order) that a closure covers: by OSM id, or with half their length
+    (at most 20 m) inside ``shape`` (twin CRS), so streets that merely touch it at a corner stay open."""
+    if osm_ids is not None:
+        wanted = set(osm_ids)
+        return np.array([d["osmid"] in wanted for *_, d in graph.edges(data=True)], dtype=bool)
+    lines = np.array([d["geometry"] for *_, d in graph.edges(data=True)], dtype=object)
+    if not len(lines):
+        return np.zeros(0, bool)
+    inside = shapely.length(shapely.intersection(lines, shape))
+    return inside >= np.minimum(0.5 * shapely.length(lines), 20.0)
