@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import warnings
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
@@ -97,10 +98,8 @@ class Twin:
         digest.update(b"households")
         digest.update(frame_digest(self.households))
         for mode in sorted(self.networks):
-            nodes, edges = network_to_frames(self.networks[mode])
             digest.update(f"network={mode}".encode())
-            digest.update(frame_digest(nodes))
-            digest.update(frame_digest(edges))
+            digest.update(network_digest(self.networks[mode]))
             if mode in self.edge_factors:
                 digest.update(np.nan_to_num(self.edge_factors[mode], posinf=1e300).tobytes())
         for name, grid in (("terrain", self.terrain), ("flood_depth", self.flood_depth)):
@@ -155,6 +154,18 @@ class Twin:
                 "source": self.provenance.get("terrain", {}).get("source", ""),
             },
         }
+
+
+_network_digests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def network_digest(graph: nx.MultiDiGraph) -> bytes:
+    """Content hash of a street graph, once per graph object: scenario twins share their graphs with the baseline
+    (closures are edge factors, not edits), so a variant's fingerprint does not re-read every street."""
+    if graph not in _network_digests:
+        nodes, edges = network_to_frames(graph)
+        _network_digests[graph] = frame_digest(nodes) + frame_digest(edges)
+    return _network_digests[graph]
 
 
 def frame_digest(frame: pd.DataFrame) -> bytes:
