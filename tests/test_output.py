@@ -25,7 +25,7 @@ from sandbox.output.netcdf import open_results, write_results
 from sandbox.output.raster import write_depth_cog
 from sandbox.output.tables import (CSV_COLUMNS, PARQUET_COLUMNS, long_table, to_geodataframe, write_csv,
                                    write_geoparquet, zones_geoparquet)
-from sandbox.results import SIDES, indicator_names, is_count, zonal_variables, zones_frame
+from sandbox.results import SIDES, indicator_names, zonal_variables, zones_frame
 from tests.tiny import tiny_twin
 
 INDICATORS = [

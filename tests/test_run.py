@@ -11,31 +11,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
-import shapely
-import xarray as xr
 from typer.testing import CliRunner
 
 import sandbox
 from sandbox import ScenarioError, run_scenario
 from sandbox.cli import app
 from sandbox.scenarios.load import load_scenario, parse_scenario
-from tests.tiny import node_xy, tiny_twin
+from tests.tiny import lonlat, node_xy, square, tiny_twin
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 runner = CliRunner()
-
-
-def lonlat(x: float, y: float) -> list[float]:
-    point = gpd.GeoSeries([shapely.Point(x, y)], crs="EPSG:3067").to_crs(4326).iloc[0]
-    return [round(point.x, 7), round(point.y, 7)]
-
-
-def square(col: float, row: float, half_m: float) -> str:
-    x, y = node_xy(0, 0)
-    x, y = x + col * 100, y + row * 100
-    ring = [lonlat(x - half_m, y - half_m), lonlat(x + half_m, y - half_m), lonlat(x + half_m, y + half_m),
-            lonlat(x - half_m, y + half_m), lonlat(x - half_m, y - half_m)]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
 
 
 def scenario(interventions: str, indicators: str = "[{measure: nearest, to: care, minutes: [5]}]",

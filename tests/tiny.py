@@ -3,6 +3,8 @@ households at known places. Distances in it can be worked out by hand."""
 
 from __future__ import annotations
 
+import json
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -19,6 +21,21 @@ BLOCK_M = 100.0
 def node_xy(col: int, row: int) -> tuple[float, float]:
     """Coordinates of grid node (col, row); (0, 0) is the south-west corner."""
     return ORIGIN[0] + col * BLOCK_M, ORIGIN[1] + row * BLOCK_M
+
+
+def lonlat(x: float, y: float) -> list[float]:
+    """A point of the grid's CRS as [longitude, latitude], as a scenario file gives it."""
+    point = gpd.GeoSeries([shapely.Point(x, y)], crs=CRS).to_crs(4326).iloc[0]
+    return [round(point.x, 7), round(point.y, 7)]
+
+
+def square(col: float, row: float, half_m: float) -> str:
+    """A GeoJSON square (lon/lat) centred on a point of the grid given in blocks from the south-west corner."""
+    x, y = node_xy(0, 0)
+    x, y = x + col * 100, y + row * 100
+    ring = [lonlat(x - half_m, y - half_m), lonlat(x + half_m, y - half_m), lonlat(x + half_m, y + half_m),
+            lonlat(x - half_m, y + half_m), lonlat(x - half_m, y - half_m)]
+    return json.dumps({"type": "Polygon", "coordinates": [ring]})
 
 
 def node_id(col: int, row: int) -> int:

@@ -53,15 +53,16 @@ def curve_for(name: str, base_dir: Path | None) -> flood.DepthDamage:
     return flood.read_curve(Path(name) if base_dir is None else Path(base_dir) / name)
 
 
-def flooded_network(twin: Twin, depth, passable_m: dict[str, float]) -> dict[str, np.ndarray]:
+def flooded_network(twin: Twin, depth, passable_m: dict[str, float]
+                    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """Per mode: the travel-time factors that the water along every edge implies, combined with any closures
-    already in the twin."""
-    factors = {}
+    already in the twin; and the water depth along every edge, which :func:`assess` reuses for the street layer."""
+    factors, depths = {}, {}
     for mode, graph in twin.networks.items():
         limit = passable_m.get(mode, flood.PASSABLE_M.get(mode, 0.2))
-        edge_depth = flood.edge_depths(depth, graph)
-        factors[mode] = twin.travel_time_factors(mode) * flood.edge_factors(edge_depth, mode=mode, limit_m=limit)
-    return factors
+        depths[mode] = flood.edge_depths(depth, graph)
+        factors[mode] = twin.travel_time_factors(mode) * flood.edge_factors(depths[mode], mode=mode, limit_m=limit)
+    return factors, depths
 
 
 def _main_component(twin: Twin, mode: str) -> np.ndarray:
@@ -91,8 +92,11 @@ def _cut_off(twin: Twin, xy: np.ndarray, mode: str = "walk") -> np.ndarray:
 
 
 def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
+           street_depths: dict[str, np.ndarray] | None = None,
            damages_by_event: list[tuple[float, float]] | None = None) -> FloodImpacts:
-    """Impacts of ``twin.flood_depth`` on a flooded twin (its ``edge_factors`` already include the flood)."""
+    """Impacts of ``twin.flood_depth`` on a flooded twin (its ``edge_factors`` already include the flood).
+    ``street_depths`` (per mode, as :func:`flooded_network` gave them for this grid) saves sampling the streets
+    again."""
     depth = twin.flood_depth
     buildings = twin.layers["buildings"]
     depths = flood.building_depths(depth, buildings)
@@ -123,7 +127,7 @@ def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
 
     street_rows = []
     for mode, graph in twin.networks.items():
-        edge_depth = flood.edge_depths(depth, graph)
+        edge_depth = street_depths[mode] if street_depths else flood.edge_depths(depth, graph)
         wet = np.flatnonzero(edge_depth > 0)
         edges = list(graph.edges(data=True))
         factors = twin.travel_time_factors(mode)

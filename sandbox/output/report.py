@@ -8,7 +8,6 @@ from typing import Any
 
 import geopandas as gpd
 import pandas as pd
-import pydeck as pdk
 import xarray as xr
 
 from .. import words

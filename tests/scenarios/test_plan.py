@@ -7,7 +7,6 @@ import json
 import re
 from pathlib import Path
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
@@ -19,25 +18,11 @@ from sandbox.scenarios.interventions import INTERVENTION_TYPES, REGISTRY, Flood,
 from sandbox.scenarios.interventions import close_streets as close_streets_module
 from sandbox.scenarios.load import load_scenario, parse_scenario
 from sandbox.scenarios.plan import apply, plan
-from tests.tiny import CRS, node_xy, tiny_twin
+from tests.tiny import CRS, lonlat, node_xy, square, tiny_twin
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
 EXAMPLES = sorted((REPO / "scenarios").glob("*.yaml"))
-
-
-def lonlat(x: float, y: float) -> list[float]:
-    point = gpd.GeoSeries([shapely.Point(x, y)], crs=CRS).to_crs(4326).iloc[0]
-    return [round(point.x, 7), round(point.y, 7)]
-
-
-def square(col: float, row: float, half_m: float) -> str:
-    """A GeoJSON square (lon/lat) centred on a point of the grid given in blocks from the south-west corner."""
-    x, y = node_xy(0, 0)
-    x, y = x + col * 100, y + row * 100
-    ring = [lonlat(x - half_m, y - half_m), lonlat(x + half_m, y - half_m), lonlat(x + half_m, y + half_m),
-            lonlat(x - half_m, y + half_m), lonlat(x - half_m, y - half_m)]
-    return json.dumps({"type": "Polygon", "coordinates": [ring]})
 
 
 def street(a: tuple[int, int], b: tuple[int, int]) -> str:

@@ -44,6 +44,7 @@ class Water(Resolution):
     depth: xr.DataArray | None = None  # this flood's own grid (before any earlier flood is added to it)
     events: list[xr.DataArray] = field(default_factory=list)  # per return period; the same object for equal grids
     combined: bool = False  # the twin was already flooded: apply adds this water to that
+    street_depths: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, the water on each edge (apply)
 
 
 @register
@@ -131,7 +132,7 @@ class Flood(Located, Unit):
         depth = resolution.depth
         if twin.flood_depth is not None:
             depth = np.maximum(depth, twin.flood_depth.rio.reproject_match(depth).fillna(0))
-        factors = impacts.flooded_network(twin, depth, self.passable_m)
+        factors, resolution.street_depths = impacts.flooded_network(twin, depth, self.passable_m)
         return twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors)
 
     def impacts(self, variant_twin: Twin, resolution: Water, ctx: Context) -> FloodImpacts:
@@ -141,7 +142,8 @@ class Flood(Located, Unit):
         from ...hazards import flood, impacts
 
         curve = impacts.curve_for(self.damage_curve, ctx.base_dir)
-        found = impacts.assess(variant_twin, curve=curve, value_per_m2=self.value_per_m2)
+        found = impacts.assess(variant_twin, curve=curve, value_per_m2=self.value_per_m2,
+                               street_depths=resolution.street_depths)
         if not self.return_periods:
             return found
         buildings = variant_twin.layers["buildings"]
