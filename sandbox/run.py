@@ -13,15 +13,19 @@ from pathlib import Path
 from typing import Any
 
 import geopandas as gpd
+import pandas as pd
 import xarray as xr
+import yaml
 
 from ._errors import DataError, ScenarioError
 from ._io import sha256_file, staged_folder
 from .compare import compare, household_values, side_by_side
+from .catalog import NAMED_TWINS, load_twin
 from .indicators import compute_indicators
 from .output import folders, maps, summary as summaries, tables
 from .output.changes import changes_layer
 from .output.netcdf import open_results
+from .output.report import render_report
 from .results import CONVENTIONS, indicator_names
 from .scenarios.load import load_scenario
 from .scenarios.plan import Plan, apply, plan
@@ -124,8 +128,6 @@ class Run:
 
     def report(self) -> str:
         """The report page (HTML, offline)."""
-        from .output.report import render_report
-
         return render_report(self.results, self.summary(), baseline=self.baseline, variant=self.twin,
                              changes=self.changes, scenario_text=scenario_text(self.scenario))
 
@@ -149,8 +151,6 @@ def run_scenario(scenario: Scenario | str | Path, *, twin: Twin | None = None,
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if twin is None:
-        from .catalog import load_twin
-
         step(f"loading twin {scenario.twin}")
         twin = load_twin(twin_reference(scenario), progress=step)
     lap("load")
@@ -177,8 +177,6 @@ def check(scenario: Scenario | str | Path, *, twin: Twin | None = None) -> Plan:
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if twin is None:
-        from .catalog import load_twin
-
         twin = load_twin(twin_reference(scenario))
     return plan(scenario, twin)
 
@@ -257,8 +255,6 @@ def compare_runs(runs: Sequence[Run | str | Path], *, force: bool = False) -> Co
 
 def twin_reference(scenario: Scenario) -> str | Path:
     """A named twin as is; a folder relative to the scenario file."""
-    from .catalog import NAMED_TWINS
-
     if scenario.twin in NAMED_TWINS or scenario.twin.startswith("synthetic:") or scenario.base_dir is None:
         return scenario.twin
     return (scenario.base_dir / scenario.twin).resolve()
@@ -278,15 +274,11 @@ def scenario_text(scenario: Scenario) -> str:
     """The scenario as the planner wrote it (the file), or as YAML when it was built in code."""
     if scenario.source is not None:
         return Path(scenario.source).read_text(encoding="utf-8")
-    import yaml
-
     return yaml.safe_dump(scenario.model_dump(mode="json", exclude_none=True), sort_keys=False)
 
 
-def microdata(run: Run) -> Any:
+def microdata(run: Run) -> pd.DataFrame:
     """Per-household values before and after (only written when microdata is explicitly allowed)."""
-    import pandas as pd
-
     columns = {}
     for key, (before, after) in run.households.items():
         for label, ds in (("baseline", before), ("scenario", after)):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 import json
 import weakref
 from dataclasses import dataclass, field
@@ -235,9 +237,6 @@ def overlay_layers(twin: Twin, *, highlight: gpd.GeoDataFrame | None = None,
 def depth_layer(depth: xr.DataArray, *, deepest_m: float = 2.0) -> pdk.Layer:
     """Flood depth as a picture laid on the map: light to dark blue up to ``deepest_m``, dry cells clear. The
     image travels inside the page as a data URI, so the map still needs no network."""
-    import base64
-    import io
-
     from matplotlib import colormaps
     from PIL import Image
 
