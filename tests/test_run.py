@@ -185,6 +185,7 @@ def test_one_name_per_indicator_everywhere(tiny, tmp_path):
     zone_layers = [name for name in layers if name not in ("layer_styles", "interventions")]
     assert zone_layers == [f"{key}_{side}" for side in ("baseline", "scenario", "change")]
     assert f'value="{key}"' in report
+    assert "<h1>What if: tiny-test</h1>" in report and "<title>tiny-test: scenario report</title>" in report
     for text in (json.dumps(summary), ",".join(layers), ",".join(table["variable"].unique())):
         assert "__" not in text and "nearest_care_walk" not in text
     assert "nearest_care_walk" not in report and f"{key}__" not in report

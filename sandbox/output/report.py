@@ -158,8 +158,8 @@ def render_report(results: xr.DataTree, summary: dict, *, baseline: Twin, varian
                                     outlines=changes)
             names = [f"{layer.id}|{to if layer.id == 'destinations' else ''}|{view == 'baseline'}"
                      for layer in layers]
-            for name, layer in zip(names, layers):
-                overlays.setdefault(name, layer)
+            for overlay_name, layer in zip(names, layers):
+                overlays.setdefault(overlay_name, layer)
             for group in groups:
                 zone_map = scenario_map(results, key, group=group, view=view, baseline=baseline, variant=variant,
                                         changes=changes, overlays=[])
