@@ -207,8 +207,14 @@ def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float]
         "median_travel_time_s": _zonal(members, time_s, "median", units="s",
                                        long_name=f"median travel time to the nearest {to}"),
         **_reaching(members, reaching, f"a {to}"),
+        "group_median_travel_time_s": (("group",), [weighted_quantile(time_s, w, 0.5) for w in members.weight],
+                                       {"units": "s", "long_name": f"median travel time to the nearest {to} over "
+                                                                   "the group's residents (inf: most reach none)"}),
+        "share_unreachable": (("group",), [_share(~np.isfinite(time_s), w) for w in members.weight],
+                              {"units": "1", "long_name": f"share of the group with no way to any {to}"}),
         "gini": (("group",), [gini(time_s, w) for w in members.weight],
-                 {"units": "1", "long_name": "Gini of travel times among households that reach one (0 = equal)"}),
+                 {"units": "1", "long_name": "Gini of travel times among residents who reach one (0 = equal; "
+                                             "read with share_unreachable)"}),
     }, measure="nearest", to=to, mode=mode, headline="share_reaching")
 
 
@@ -227,6 +233,10 @@ def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] 
         "reachable": (("minutes", "household"), counts, {"units": units, "long_name": f"{what} within the time"}),
         "mean_reachable": _zonal_by_minutes(members, counts, units=units, long_name=f"mean {what} within the time"),
         **_reaching(members, counts > 0, f"any {to}"),
+        "group_median_reachable": (("minutes", "group"),
+                                   [[weighted_quantile(c, w, 0.5) for w in members.weight] for c in counts],
+                                   {"units": units, "long_name": f"median {what} within the time over the group's "
+                                                                 "residents"}),
         "gini": (("minutes", "group"), [[gini(c, w) for w in members.weight] for c in counts],
                  {"units": "1", "long_name": f"Gini of {what} within the time (0 = equal)"}),
     }, measure="within", to=to, mode=mode, headline="share_reaching", weight=weight or "count")
@@ -262,6 +272,11 @@ def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "wal
         "mean_supply_per_resident": (("group", "zone"), np.concatenate(means),
                                      {"units": units, "long_name": long_name}),
         **_reaching(members, (per_group > 0).any(axis=0)[None, :], f"any {to}"),
+        "group_median_supply": (("group",), [weighted_quantile(a, w, 0.5) for a, w in zip(per_group, members.weight)],
+                                {"units": units, "long_name": f"median {what} per resident of the group"}),
+        "group_p10_supply": (("group",), [weighted_quantile(a, w, 0.1) for a, w in zip(per_group, members.weight)],
+                             {"units": units, "long_name": f"10th percentile of {what} per resident of the group: "
+                                                           "what the worst-served tenth have at most"}),
         "gini": (("group",), [gini(a, w) for a, w in zip(per_group, members.weight)],
                  {"units": "1", "long_name": f"Gini of {what} per resident (0 = equal)"}),
     }, measure="supply", to=to, mode=mode, headline="mean_supply_per_resident", capacity=capacity or "count")
@@ -456,6 +471,23 @@ def _reaching(members: _Groups, reaching: np.ndarray, what: str) -> dict[str, _V
         "share_not_reaching": (("minutes", "group"), missing,
                                {"units": "1", "long_name": f"share of the group not reaching {what} within the time"}),
     }
+
+
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The smallest value with at least ``q`` of the weight (residents) at or below it; infinite values
+    (unreachable) count, so a group whose majority reaches nothing has an infinite median. NaN without weight."""
+    keep = weights > 0
+    x, w = np.asarray(values, float)[keep], np.asarray(weights, float)[keep]
+    if len(x) == 0:
+        return float("nan")
+    order = np.argsort(x, kind="stable")
+    cumulative = np.cumsum(w[order])
+    return float(x[order][min(np.searchsorted(cumulative, q * cumulative[-1]), len(x) - 1)])
+
+
+def _share(flags: np.ndarray, weights: np.ndarray) -> float:
+    total = weights.sum()
+    return float((weights * flags).sum() / total) if total > 0 else float("nan")
 
 
 def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:

@@ -91,6 +91,64 @@ def info(
 
 @app.command()
 @user_errors
+def layers(
+    twin: Annotated[str, typer.Argument(help="A named twin (helsinki) or a twin folder.")] = "helsinki",
+    layer: Annotated[str, typer.Option(help="facilities, buildings, parks or stops.")] = "facilities",
+    kind: Annotated[Optional[str], typer.Option(
+        help="Only this kind: a facility kind (care, grocery, ...), a stop's mode (tram, bus, ...), a building's "
+             "OSM tag (apartments, office, ...; untyped ones are residential or other).")] = None,
+    near: Annotated[Optional[str], typer.Option(
+        help="LON,LAT in degrees, e.g. 24.9378,60.1656: adds distance_m and sorts by it.")] = None,
+    within: Annotated[Optional[float], typer.Option(help="With --near: only features this many metres away.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON list instead of a table.")] = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+) -> None:
+    """List a layer's features with the ids a scenario names them by (close_facility, remove_buildings, ...)."""
+    from .features import LAYERS, list_features, parse_lonlat
+
+    if as_json and as_csv:
+        raise SandboxError("--json, --csv: both given; expected one of them (or neither, for a table)")
+    point = None if near is None else parse_lonlat(near, "near")
+    table = list_features(_load(twin), layer, kind=kind, near=point, within_m=within)
+    if as_json:
+        print(json.dumps(json.loads(table.to_json(orient="records", force_ascii=False)), indent=2,
+                         ensure_ascii=False))
+        return
+    if as_csv:
+        print(table.to_csv(index=False), end="")
+        return
+    spec = LAYERS[layer]
+    title = f"{layer}" + (f" of kind {kind}" if kind else "") + (
+        f" within {within:g} m of {near}" if within is not None else f" nearest {near} first" if near else "")
+    out = Table(title=f"{title}: {len(table)}", caption=f"id = {spec.id_name}: {spec.named_by}; lon/lat in WGS84")
+    rows = [[_cell(column, value) for column, value in row.items()] for row in table.to_dict("records")]
+    # Only long names wrap: ids, kinds and coordinates are copied into scenario files and must stay whole.
+    widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(table.columns)]
+    widths = [min(width, 30) if column == "name" else width for column, width in zip(table.columns, widths)]
+    for column, width in zip(table.columns, widths):
+        out.add_column(column, justify="left" if column in ("name", "kind", "category") else "right",
+                       min_width=width, no_wrap=column != "name")
+    for row in rows:
+        out.add_row(*row)
+    needed = sum(widths) + 3 * len(widths) + 1
+    (console if console.width >= needed else Console(soft_wrap=True, width=needed)).print(out)
+
+
+def _cell(column: str, value: Any) -> str:
+    """A table cell: coordinates to 6 decimals, areas and distances to the metre, no 'nan' for a missing name."""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != value:
+            return ""
+        if column in ("lon", "lat"):
+            return f"{value:.6f}"
+        return f"{value:,.0f}" if column in ("area_m2", "distance_m") else f"{value:g}"
+    return "" if value is None else str(value)
+
+
+@app.command()
+@user_errors
 def build(
     osm: Annotated[Path, typer.Argument(help="OSM extract: .osm.pbf, .osm or .xml.")],
     out: Annotated[Path, typer.Option("--out", help="Twin folder to write.")],
@@ -163,13 +221,15 @@ def access(
     console.print(f"wrote {folder}/access.html, access.gpkg, access.csv")
 
 
-def _share(value: float | None) -> str:
-    return "hidden" if value is None else f"{value:.0%}"
-
-
 def _print_problems(error: SandboxError) -> None:
     for line in getattr(error, "problems", None) or str(error).splitlines():
         print(f"error: {line}", file=sys.stderr)
+
+
+def _print_warnings(warnings: list[str]) -> None:
+    """What a plan does that the planner probably did not mean: on stderr, but not a failure (exit code 0)."""
+    for line in warnings:
+        print(f"warning: {line}", file=sys.stderr)
 
 
 @app.command()
@@ -188,6 +248,7 @@ def check(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.
         problems, scenario = planned.problems, planned.scenario
         for line in problems:
             print(f"error: {line}", file=sys.stderr)
+        _print_warnings(planned.warnings)
         failed |= bool(problems)
         status = "problems" if problems else "ok"
         console.print(f"[bold]{path}[/bold]: {status}: {len(scenario.interventions)} intervention(s), "
@@ -207,6 +268,7 @@ def run(
 ) -> None:
     """Run scenarios: writes <out>/<name>/ with report.html, layers.gpkg, results.nc, indicators.csv,
     summary.json and manifest.json."""
+    from .output.summary import figures
     from .run import run_scenario
     from .scenarios.load import load_scenario
 
@@ -221,16 +283,15 @@ def run(
             _print_problems(exc)
             failed = True
             continue
+        _print_warnings(result.plan.warnings)
         console.print(f"[bold]{scenario.name}[/bold]: wrote {folder}/report.html")
-        for key, item in result.summary()["indicators"].items():
+        summary = result.summary()
+        for line in summary["headlines"]:
+            console.print(f"  {line}", markup=False)
+        for key, item in summary["indicators"].items():
             console.print(f"  {key}: {item['what']}", markup=False)
             for group, row in item["groups"].items():
-                reach = "; ".join(f"within {m} min {_share(v['baseline'])} -> {_share(v['scenario'])}"
-                                  for m, v in row["share_reaching"].items())
-                gaining, losing = (f"fewer than {result.k}" if n == "suppressed" else n
-                                   for n in (row["gaining"], row["losing"]))
-                console.print(f"    {words.group(group)}: reach {reach}; {gaining} households better off, "
-                              f"{losing} worse off", markup=False)
+                console.print(f"    {words.group(group)}: {figures(item, row, result.k)}", markup=False)
     if failed:
         raise typer.Exit(2)
 
@@ -251,6 +312,7 @@ def compare(
 
     comparison = compare_runs(runs, force=force)
     twin = load_twin(comparison.twin_reference)
-    page = render_comparison(comparison.results, twin, names=comparison.names, k=comparison.k)
+    page = render_comparison(comparison.results, twin, names=comparison.names,
+                             summaries=comparison.summaries, k=comparison.k)
     folder = write_comparison(out, page=page, results=comparison.results)
     console.print(f"compared {', '.join(comparison.names)}: wrote {folder}/compare.html")

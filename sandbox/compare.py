@@ -32,6 +32,28 @@ def household_values(ds: xr.Dataset) -> tuple[xr.DataArray, bool]:
     return ds["supply_per_resident"], True
 
 
+def reaching(ds: xr.Dataset) -> xr.DataArray:
+    """Per threshold and household: whether it reaches a destination within the time (as ``share_reaching``
+    counts it: nearest within the time, within anything at all, supply any share)."""
+    measure = ds.attrs["measure"]
+    if measure == "nearest":
+        return ds["travel_time_s"] <= ds["minutes"] * 60
+    if measure == "within":
+        return ds["reachable"] > 0
+    return (ds["supply_per_resident"] > 0).any("group").expand_dims(minutes=ds["minutes"].to_numpy())
+
+
+def reach_changes(baseline: xr.Dataset, scenario: xr.Dataset) -> dict[str, np.ndarray]:
+    """Per threshold and group: residents (of households on both twins) who reach a destination within the time
+    only with the scenario (``residents_gaining_reach``) or only without it (``residents_losing_reach``)."""
+    common = np.intersect1d(baseline["household"].to_numpy(), scenario["household"].to_numpy())
+    before = reaching(baseline).sel(household=common).transpose("minutes", "household").to_numpy()
+    after = reaching(scenario).sel(household=common).transpose("minutes", "household").to_numpy()
+    weight = scenario["weight"].sel(household=common).transpose("group", "household").to_numpy()
+    return {"residents_gaining_reach": ((after & ~before)[:, None, :] * weight[None]).sum(axis=2),
+            "residents_losing_reach": ((before & ~after)[:, None, :] * weight[None]).sum(axis=2)}
+
+
 def published_names(ds: xr.Dataset) -> list[str]:
     """Variables of a measure that may be published once small cells are hidden: by zone or by group, never by
     household."""
@@ -77,6 +99,17 @@ def compare_indicator(baseline: xr.Dataset, scenario: xr.Dataset, *, k: int = DE
                                                   "long_name": f"households of the group {what}"})
     for name in (*EQUITY, "group_residents", "residents_not_reaching"):
         stacked[name] = hide_small_counts(stacked[name], k=k)
+    moved = reach_changes(baseline, scenario)
+    # Losing minus gaining is the published change in residents not reaching: one hidden count would give the
+    # other away, so both are hidden when either is small.
+    small = np.zeros(moved["residents_gaining_reach"].shape, bool)
+    for counts in moved.values():
+        small |= (counts > 0) & (counts < k)
+    for name, counts in moved.items():
+        stacked[name] = (("minutes", "group"), np.where(small, np.nan, counts),
+                         {"units": "persons", "long_name": "residents of the group who "
+                          + ("newly reach one within the time" if "gaining" in name
+                             else "no longer reach any within the time")})
     stacked.attrs = {name: value for name, value in baseline.attrs.items() if "fingerprint" not in name}
     stacked.attrs["k"] = k
     return stacked
@@ -130,9 +163,11 @@ def side_by_side(results: Sequence[xr.DataTree], names: Sequence[str]) -> xr.Dat
     for key in shared:
         datasets = [r[key].to_dataset(inherit=False) for r in results]
         hidden = xr.concat([ds["suppressed"] for ds in datasets], dim="run").any("run")
+        # Per side: zonal values and area-wide ones (share not reaching, medians); counts of households gaining
+        # and losing belong to one comparison and are left out.
+        names_ = [n for n, var in datasets[0].data_vars.items() if "side" in var.dims and n != "suppressed"]
         sides = [datasets[0].sel(side=BASELINE)] + [ds.sel(side=SCENARIO) for ds in datasets]
-        values = [ds[[n for n in ds.data_vars if "side" in ds[n].dims or "zone" in ds[n].dims]
-                     ].drop_vars(["suppressed", "side"], errors="ignore") for ds in sides]
+        values = [ds[names_].drop_vars("side", errors="ignore") for ds in sides]
         stacked = xr.concat(values, dim="scenario", join="outer", combine_attrs="override")
         stacked = stacked.assign_coords(scenario=[BASELINE, *names])
         for name, var in stacked.data_vars.items():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import html
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -19,10 +20,11 @@ import yaml
 
 from ._errors import DataError, ScenarioError
 from ._io import sha256_file, staged_folder
-from .compare import compare, household_values, side_by_side
 from .catalog import NAMED_TWINS, load_twin
+from .compare import compare, household_values, side_by_side
 from .indicators import compute_indicators
-from .output import folders, maps, summary as summaries, tables
+from .output import folders, maps, tables
+from .output import summary as summaries
 from .output.changes import changes_layer
 from .output.netcdf import open_results
 from .output.report import render_report
@@ -71,17 +73,16 @@ class Run:
 
     def summary(self) -> dict[str, Any]:
         """Headline numbers in plain terms, small counts hidden: what summary.json, the report and the CLI say."""
-        return summaries.summarise(self.results, scenario=self.scenario, notes=self.plan.notes,
+        return summaries.summarise(self.results, scenario=self.scenario, notes=self.plan.notes, warnings=self.plan.warnings,
                                    effects=self.plan.effects, flood=self.flood)
 
-    def map(self, indicator: str | None = None, group: str = "elderly", view: str = "change") -> Any:
-        """A pydeck Deck of one indicator for one group: its ``baseline``, ``scenario`` or ``change``."""
-        return self.zone_map(indicator, group=group, view=view).deck
-
-    def zone_map(self, indicator: str | None = None, *, group: str = "elderly", view: str = "change") -> Any:
-        """The map (title, legend, credits) the report shows for one indicator, group and view."""
+    def map(self, indicator: str | None = None, *, group: str = "elderly", view: str = "change",
+            minutes: float | None = None) -> maps.ZoneMap:
+        """The map the report shows for one indicator, group, threshold (the longest by default) and view
+        (``baseline``, ``scenario`` or ``change``); it displays inline in a notebook, offline."""
         return maps.scenario_map(self.results, indicator or indicator_names(self.results)[0], group=group,
-                                 view=view, baseline=self.baseline, variant=self.twin, changes=self.changes)
+                                 view=view, minutes=minutes, baseline=self.baseline, variant=self.twin,
+                                 changes=self.changes)
 
     def to_geodataframe(self, indicator: str, *, group: str, minutes: float | None = None) -> gpd.GeoDataFrame:
         """One indicator for one group as zones with ``<variable>_<side>`` columns (small cells NULL)."""
@@ -106,7 +107,7 @@ class Run:
             "packages": package_versions(),
             "timings_s": dict(self.timings),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "data": maps.credits(self.baseline),
+            "data": maps.credits(self.twin),
         }
 
     def write(self, folder: str | Path, *, allow_microdata: bool | None = None) -> Path:
@@ -120,7 +121,8 @@ class Run:
         with staged_folder(folder) as staging:
             folders.write_run_files(staging, results=self.results, summary=self.summary(), extra_layers=extra,
                                     report=self.report(), flood_depth=self.twin.flood_depth,
-                                    microdata=microdata(self) if allow else None)
+                                    microdata=microdata(self) if allow else None, baseline=self.baseline,
+                                    variant=self.twin, changes=self.changes)
             timings = {**self.timings, "write_s": round(time.perf_counter() - started, 3)}
             folders.write_json(staging / "manifest.json",
                                {**self.manifest(), "microdata_written": bool(allow), "timings_s": timings})
@@ -130,6 +132,36 @@ class Run:
         """The report page (HTML, offline)."""
         return render_report(self.results, self.summary(), baseline=self.baseline, variant=self.twin,
                              changes=self.changes, scenario_text=scenario_text(self.scenario))
+
+    def __repr__(self) -> str:
+        count = len(self.scenario.interventions)
+        return (f"Run({self.name!r} on twin {self.baseline.name!r}: {count} intervention{'' if count == 1 else 's'}"
+                f"{', a flood' if self.flood is not None else ''}; indicators "
+                f"{', '.join(indicator_names(self.results)) or 'none'}; {self._timings_text()})")
+
+    def _timings_text(self) -> str:
+        stages = ", ".join(f"{stage.removesuffix('_s')} {seconds:.2f}" for stage, seconds in self.timings.items())
+        return f"{sum(self.timings.values()):.2f} s ({stages})"
+
+    def _repr_html_(self) -> str:
+
+        def items(lines: list[str]) -> str:
+            return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else "none"
+
+        summary = self.summary()
+        description = f"<br>{html.escape(self.scenario.description)}" if self.scenario.description else ""
+        rows = [("scenario", f"<b>{html.escape(self.name)}</b>{description}"),
+                ("twin", html.escape(f"{self.baseline.name} (seed {self.scenario.seed}; zones with fewer than "
+                                     f"{self.k} households hidden)")),
+                ("headlines", items(summary.get("headlines", []))),
+                ("interventions", items(self.plan.notes)),
+                ("indicators", items([f"{key}: {item['what']}" for key, item in summary["indicators"].items()])),
+                ("timings", html.escape(self._timings_text())),
+                ("more", "<code>run.summary()</code>, <code>run.map(indicator, group=..., view=...)</code>, "
+                         "<code>run.results</code>, <code>run.write(folder)</code>")]
+        return ("<table>" + "".join(f'<tr><th style="text-align: left; vertical-align: top">{name}</th>'
+                                    f'<td style="text-align: left">{cell}</td></tr>' for name, cell in rows)
+                + "</table>")
 
 
 def run_scenario(scenario: Scenario | str | Path, *, twin: Twin | None = None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import html
 import json
 import warnings
 import weakref
@@ -154,6 +155,47 @@ class Twin:
                 "source": self.provenance.get("terrain", {}).get("source", ""),
             },
         }
+
+    def _group_counts(self) -> dict[str, tuple[int, int]]:
+        """Households and residents, in all and per group: cheap (no fingerprint), for the reprs."""
+        sizes = self.households["size"]
+        counts = {"all": (len(sizes), int(sizes.sum()))}
+        for group in GROUP_COLUMNS:
+            members = sizes[self.households[group].to_numpy(bool)]
+            counts[group] = (len(members), int(members.sum()))
+        return counts
+
+    def __repr__(self) -> str:
+        layers = ", ".join(f"{name} {len(layer):,}" for name, layer in self.layers.items())
+        households, residents = self._group_counts()["all"]
+        networks = ", ".join(f"{mode} {g.number_of_nodes():,} nodes/{g.number_of_edges():,} edges"
+                             for mode, g in self.networks.items())
+        extras = "".join(f"; {part}" for part, grid in (("terrain", self.terrain), ("flood depth", self.flood_depth))
+                         if grid is not None)
+        return (f"Twin({self.name!r}, {self.crs}: {layers}; {households:,} households, {residents:,} residents; "
+                f"networks {networks or 'none'}{extras})")
+
+    def _repr_html_(self) -> str:
+
+        def table(head: tuple[str, ...], rows: list[tuple[Any, ...]]) -> str:
+            cells = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+                            for row in rows)
+            return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in head) + f"</tr>{cells}</table>")
+
+        layers = [(name, f"{len(layer):,}", self.provenance.get(name, {}).get("source", ""),
+                   self.provenance.get(name, {}).get("licence", "")) for name, layer in self.layers.items()]
+        groups = [(group, f"{n:,}", f"{r:,}") for group, (n, r) in self._group_counts().items()]
+        networks = [(mode, f"{g.number_of_nodes():,}", f"{g.number_of_edges():,}")
+                    for mode, g in self.networks.items()]
+        grids = [(name, " x ".join(str(n) for n in grid.shape)) for name, grid in
+                 (("terrain", self.terrain), ("flood depth", self.flood_depth)) if grid is not None]
+        source = self.provenance.get("households", {}).get("source", "")
+        return (f"<div><b>Twin {html.escape(self.name)}</b> ({html.escape(self.crs)})"
+                + table(("layer", "rows", "source", "licence"), layers)
+                + table(("group", "households", "residents"), groups)
+                + (f"<small>Households: {html.escape(source)}</small>" if source else "")
+                + table(("network", "nodes", "edges"), networks)
+                + (table(("grid", "cells"), grids) if grids else "") + "</div>")
 
 
 _network_digests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()

@@ -18,6 +18,9 @@ DESTINATIONS = {
     "ferry": "a ferry pier",
 }
 MODES = {"walk": "on foot", "bike": "by bike", "drive": "by car"}
+PLURALS = {"care": "health services", "grocery": "grocery shops", "elderly_centre": "elderly centres",
+           "library": "libraries", "transit_stops": "transit stops", "ferry": "ferry piers",
+           "metro": "metro entrances", "rail": "railway stations", "tram": "tram stops", "bus": "bus stops"}
 
 
 def group(name: str) -> str:
@@ -39,11 +42,17 @@ def minutes(values: Sequence[float]) -> str:
     return (", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]) + " min"
 
 
+def plural(to: str) -> str:
+    """'elderly_centre' -> 'elderly centres', 'parks' -> 'parks'."""
+    name = to.replace("_", " ")
+    return PLURALS.get(to, name if name.endswith("s") else f"{name}s")
+
+
 def amount(to: str, capacity: str | None) -> str:
-    """What a supply measure shares out: 'parks area (m2)', 'care capacity', 'number of library'."""
+    """What a supply measure shares out: 'parks area (m2)', 'care capacity', 'number of libraries'."""
     name = to.replace("_", " ")
     if capacity is None:
-        return f"number of {name}"
+        return f"number of {plural(to)}"
     if capacity.endswith("_m2"):
         return f"{name} {capacity[:-3].replace('_', ' ')} (m2)"
     return f"{name} {capacity.replace('_', ' ')}"

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+from pathlib import Path
 
 from typer.testing import CliRunner
 
@@ -92,3 +95,121 @@ def test_access_user_errors_exit_2_and_write_nothing(helsinki, tmp_path):
         assert result.exit_code == 2, (args, result.output)
         assert message in result.stderr and result.stderr.count("\n") == 1
         assert not out.exists() and not list(tmp_path.glob(".nothing-*"))
+
+
+# --- sandbox layers: what a scenario can name --------------------------------------------------------------------
+
+
+def test_layers_lists_the_care_facilities_by_the_ids_close_facility_takes(helsinki, tmp_path):
+    from sandbox.scenarios.load import load_scenario
+    from sandbox.scenarios.plan import apply, plan
+
+    result = runner.invoke(app, ["layers", "--layer", "facilities", "--kind", "care"])
+    assert result.exit_code == 0, result.output
+    care = helsinki.layers["facilities"].query("kind == 'care'")
+    assert len(care) == 13 and "facilities of kind care: 13" in result.stdout
+    for facility_id, name in care["name"].items():  # a long name wraps after its first words
+        assert f"│ {facility_id:>2} │ {name.split()[0]}" in result.stdout
+    assert "id = facility_id: close_facility takes it as ids" in result.stdout
+    listed = json.loads(runner.invoke(app, ["layers", "--layer", "facilities", "--kind", "care", "--json"]).stdout)
+    assert [row["id"] for row in listed] == care.index.tolist()
+    chosen = listed[4]  # any listed id closes that very facility
+    path = tmp_path / "close.yaml"
+    path.write_text(f"schema_version: 1\nname: close-one\ntwin: helsinki\ninterventions:\n"
+                    f"  - {{type: close_facility, ids: [{chosen['id']}]}}\n")
+    planned = plan(load_scenario(path), helsinki)
+    assert planned.problems == [] and planned.notes == [f"[0] close_facility: {chosen['name']} (care)"]
+    variant = apply(planned).layers["facilities"]
+    assert chosen["id"] not in variant.index and len(variant) == len(helsinki.layers["facilities"]) - 1
+    checked = runner.invoke(app, ["check", str(path)])
+    assert checked.exit_code == 0 and f"[0] close_facility: {chosen['name']} (care)" in checked.stdout
+
+
+def test_layers_near_within_filters_and_sorts_by_distance(helsinki):
+    # Around the middle of office block 382 on Bulevardi: 382 itself, then apartment block 394 26 m away.
+    result = runner.invoke(app, ["layers", "--layer", "buildings", "--near", "24.93777,60.16562", "--within", "40",
+                                 "--csv"])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["id"], r["kind"], r["households"]) for r in rows] == [("382", "other", "0"),
+                                                                     ("394", "apartments", "155")]
+    assert float(rows[0]["distance_m"]) == 0 and 20 < float(rows[1]["distance_m"]) <= 40
+    wider = json.loads(runner.invoke(app, ["layers", "--layer", "buildings", "--near", "24.93777,60.16562",
+                                           "--within", "150", "--json"]).stdout)
+    distances = [row["distance_m"] for row in wider]
+    assert len(wider) > 2 and distances == sorted(distances) and max(distances) <= 150
+    assert [row["id"] for row in wider[:2]] == [382, 394]
+
+
+def test_layers_json_and_csv_are_the_same_rows(helsinki):
+    as_json = runner.invoke(app, ["layers", "--layer", "stops", "--kind", "tram", "--json"])
+    as_csv = runner.invoke(app, ["layers", "--layer", "stops", "--kind", "tram", "--csv"])
+    assert as_json.exit_code == 0 and as_csv.exit_code == 0
+    stops = json.loads(as_json.stdout)
+    rows = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert len(stops) == len(rows) == int((helsinki.layers["transit_stops"]["mode"] == "tram").sum())
+    assert list(stops[0]) == ["id", "name", "kind", "lon", "lat"]
+    for stop, row in zip(stops, rows):
+        assert (stop["id"], stop["name"], stop["kind"]) == (int(row["id"]), row["name"], row["kind"]) == \
+            (stop["id"], stop["name"], "tram")
+        assert (stop["lon"], stop["lat"]) == (float(row["lon"]), float(row["lat"]))
+        assert len(row["lon"].split(".")[1]) <= 6
+
+
+def test_layers_bad_options_exit_2_with_one_line(helsinki):
+    for args, message in [
+        (["--layer", "roads"], "error: layer: unknown 'roads'; expected one of facilities, buildings, parks, stops"),
+        (["--kind", "senior_center"], "error: kind: no facilities of kind 'senior_center' (did you mean "
+                                      "'elderly_centre'?); expected one of care (13), elderly_centre (3), "),
+        (["--within", "100"], "error: within: a distance needs a point; expected --near LON,LAT as well"),
+        (["--near", "24.93"], "error: near: '24.93' is not LON,LAT; expected two numbers in degrees"),
+        (["--near", "25.5,60.1"], "error: near: 25.5,60.1 lies outside the twin 'helsinki'; expected a point within"),
+        (["--near", "24.94,60.17", "--within", "0"], "error: within: 0 m; expected a distance in metres"),
+        (["--json", "--csv"], "error: --json, --csv: both given; expected one of them"),
+        (["atlantis"], "error: atlantis: no such twin"),
+    ]:
+        result = runner.invoke(app, ["layers", *args])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith(message) and result.stderr.count("\n") == 1, (args, result.stderr)
+        assert result.stdout == "" and "Traceback" not in result.output
+
+
+# --- sandbox check: typos are errors, overlaps are warnings ------------------------------------------------------
+
+HOUSING = """schema_version: 1
+name: {name}
+twin: helsinki
+interventions:
+{interventions}
+"""
+
+
+def test_check_a_facility_kind_typo_exits_2_with_a_did_you_mean(helsinki, tmp_path):
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(HOUSING.format(name="typo", interventions="  - type: add_facility\n    kind: senior_center\n"
+                                                              "    at: [24.9384, 60.1699]"))
+    result = runner.invoke(app, ["check", str(typo)])
+    assert result.exit_code == 2
+    assert result.stderr == (f"error: {typo}:5: interventions[0]: kind: unknown 'senior_center'; did you mean "
+                             "'elderly_centre'? (add new_kind: true to add a kind on purpose)\n")
+    on_purpose = tmp_path / "on-purpose.yaml"
+    on_purpose.write_text(typo.read_text().replace("name: typo", "name: on-purpose") + "    new_kind: true\n")
+    result = runner.invoke(app, ["check", str(on_purpose)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "" and "kind 'senior_center' is new (new_kind: true)" in result.stdout
+
+
+def test_check_warns_of_housing_over_a_home_that_stays_but_not_for_the_example(helsinki, tmp_path):
+    example = Path(__file__).resolve().parents[1] / "scenarios" / "senior-housing-kamppi.yaml"
+    over = tmp_path / "over.yaml"  # the example as it was first written: the block reached over building 394
+    over.write_text(example.read_text().replace("at: [24.93777, 60.16562]", "at: [24.93782, 60.16558]"))
+    assert "at: [24.93782, 60.16558]" in over.read_text()
+    result = runner.invoke(app, ["check", str(over)])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == (f"warning: {over}:13: interventions[1]: at: the site of 'Bulevardin seniorikoti' "
+                             "overlaps 1 building(s) that stay: 394 (apartments, 155 households); expected a free "
+                             "site, or remove_buildings with ids: [394] before it\n")
+    assert "overlaps" not in result.stdout
+    fixed = runner.invoke(app, ["check", str(example)])
+    assert fixed.exit_code == 0 and fixed.stderr == "" and "warning" not in fixed.output
+    assert "[1] add_housing: 120 households (72 elderly alone, 36 elderly couple, 12 other)" in fixed.stdout

@@ -1,23 +1,39 @@
-"""Flood scenarios end to end: water on the tiny twin, on a synthetic town with terrain, and on real Helsinki
-terrain when ../shared/data is present."""
+"""Flood scenarios end to end: water on the tiny twin, on a synthetic town with terrain, the storm surge derived from
+an open DEM that the default twin's example ships, and on real Helsinki terrain when ../shared/data is present."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.util
 import json
+from pathlib import Path
 
+import geopandas as gpd
 import numpy as np
+import pyproj
 import pytest
-import rioxarray  # noqa: F401  (the .rio accessor)
+import rasterio
+import rioxarray
+import shapely
 import xarray as xr
 from typer.testing import CliRunner
 
 from sandbox import ScenarioError, build_twin, run_scenario
 from sandbox.cli import app
-from sandbox.scenarios.load import parse_scenario
+from sandbox.scenarios.load import load_scenario, parse_scenario
 from tests.test_run import lonlat
 from tests.tiny import node_xy, tiny_twin
 
 runner = CliRunner()
+REPO = Path(__file__).resolve().parents[1]
+SURGE = REPO / "scenarios" / "flood-market-square.yaml"
+SURGE_EXTENT = SURGE.with_suffix(".geojson")
+SURGE_DEPTH = SURGE.with_name("flood-market-square-depth.tif")
+SURGE_LEVEL_M = 2.5  # m N2000, set in data/derive_flood_extent.py
+# Places in the default twin (lon, lat): the shore floods, the higher ground and places beyond the DEM stay dry.
+WET = {"Market Square": (24.9530, 60.1675), "Eteläranta quay": (24.95366, 60.16476)}
+DRY = {"Senate Square": (24.9524, 60.1694), "Kamppi": (24.9370, 60.1690), "Esplanadi park": (24.9470, 60.1677),
+       "Kaartinkaupunki": (24.94659, 60.16537)}
 
 
 def strip(x0: float, y0: float, x1: float, y1: float) -> str:
@@ -61,7 +77,7 @@ def test_deep_water_on_a_street_cuts_it_and_reaches_a_home(tmp_path):
     assert float(depth.max()) == pytest.approx(0.5)
     report = (folder / "report.html").read_text()
     assert "Flood: what the water reaches" in report
-    assert '"flood-depth"' in report and '"image": "data:image/png;base64,' in report  # drawn, still offline
+    assert '"flood-depth-' in report and '"image": "data:image/png;base64,' in report  # drawn, still offline
 
 
 def test_shallow_water_slows_walkers_and_floods_a_building():
@@ -142,8 +158,72 @@ groups: [all]
 def test_cli_runs_the_default_flood_example(helsinki, tmp_path):
     result = runner.invoke(app, ["run", "scenarios/flood-market-square.yaml", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    summary = json.loads((tmp_path / "flood-market-square" / "summary.json").read_text())
+    folder = tmp_path / "flood-market-square"
+    summary = json.loads((folder / "summary.json").read_text())
     assert summary["flood"]["streets_impassable_m"]["walk"] > 0
+    assert (folder / "flood_depth.tif").is_file()
+    assert "National Land Survey of Finland" in (folder / "report.html").read_text()  # the DEM's attribution
+
+
+def test_the_shipped_surge_is_small_valid_and_inside_the_twin(helsinki):
+    from sandbox.scenarios.fields import read_area_file
+
+    assert SURGE_EXTENT.stat().st_size < 100_000 and SURGE_DEPTH.stat().st_size < 300_000
+    outline = read_area_file(SURGE_EXTENT.name, SURGE_EXTENT.parent)  # the scenarios' own reader: valid polygons
+    about = json.loads(SURGE_EXTENT.read_text())["features"][0]["properties"]
+    assert (about["water_level_m"], about["vertical_datum"], about["licence"]) == (SURGE_LEVEL_M, "N2000", "CC BY 4.0")
+    assert "National Land Survey of Finland" in about["attribution"]
+    area = gpd.GeoSeries([outline], crs=4326).to_crs(helsinki.crs).iloc[0]
+    twin_box = shapely.box(*helsinki.extent)
+    assert twin_box.buffer(1.0).contains(area)
+    assert 1.0 < area.area / 10_000 < 0.05 * twin_box.area / 10_000  # a few hectares of shore, not the centre
+    with rasterio.open(SURGE_DEPTH) as src:
+        assert src.dtypes == ("float32",) and src.compression.name.lower() == "deflate"
+        assert src.crs.to_epsg() == pyproj.CRS.from_user_input(helsinki.crs).to_epsg() and src.res == (10.0, 10.0)
+        assert "National Land Survey of Finland" in src.tags()["source"] and src.tags()["licence"] == "CC BY 4.0"
+    depth = rioxarray.open_rasterio(SURGE_DEPTH).squeeze("band", drop=True)
+    assert shapely.box(*depth.rio.bounds()).within(shapely.box(*helsinki.extent).buffer(10.0))  # one cell at most
+    assert 0 < float(depth.max()) < SURGE_LEVEL_M and float(depth.min()) == 0
+    # Every wet cell lies inside the outline (simplified by 5 m), and the outline holds nothing else.
+    rows, cols = np.nonzero(depth.values > 0)
+    centres = shapely.points(depth.x.values[cols], depth.y.values[rows])
+    outline_m = gpd.GeoSeries([outline], crs=4326).to_crs(depth.rio.crs).iloc[0]
+    assert shapely.contains(outline_m.buffer(5.0), centres).all()
+    assert abs(len(centres) * 100.0 - outline_m.area) < 0.1 * outline_m.area
+
+
+def test_the_surge_floods_the_market_square_shore_but_not_the_centre(helsinki):
+    run = run_scenario(load_scenario(SURGE), twin=helsinki)
+    depth = run.twin.flood_depth
+    to_twin = pyproj.Transformer.from_crs(4326, helsinki.crs, always_xy=True)
+    at = {name: float(depth.sel(x=x, y=y, method="nearest")) for name, lon_lat in {**WET, **DRY}.items()
+          for x, y in [to_twin.transform(*lon_lat)]}
+    assert all(at[name] > 0.2 for name in WET), at
+    assert all(at[name] == 0 for name in DRY), at
+    found = run.summary()["flood"]
+    buildings = helsinki.layers["buildings"]
+    assert 0 < found["buildings_flooded"] < 0.05 * len(buildings)
+    assert "Vanha Kauppahalli" in run.flood.buildings["name"].tolist()  # the Old Market Hall on the quay
+    walk_m = sum(length for *_, length in helsinki.networks["walk"].edges(data="length"))
+    assert 500 < found["streets_impassable_m"]["walk"] < 0.05 * walk_m
+    assert found["streets_impassable_m"]["drive"] > 0
+    # The shore is market, hall and offices: the homes nearby stand higher and stay dry, but the households whose
+    # quickest drive to care ran along the flooded shore streets lose time.
+    assert found["groups"]["all"]["households_home_flooded"] == 0
+    assert found["groups"]["all"]["households_stranded"] == 0
+    assert run.summary()["indicators"]["nearest-care-drive"]["groups"]["all"]["losing"] > 0
+
+
+def test_the_shipped_surge_is_what_the_derivation_script_makes(shared_data, helsinki, tmp_path):
+    spec = importlib.util.spec_from_file_location("derive_flood_extent", REPO / "data" / "derive_flood_extent.py")
+    derive = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(derive)
+    made = derive.derive(shared_data / "dem" / "L4133C_dem10m_epsg3067.tif", tmp_path)
+    assert made["level_m"] == SURGE_LEVEL_M
+    assert hashlib.sha256((tmp_path / SURGE_EXTENT.name).read_bytes()).digest() == \
+        hashlib.sha256(SURGE_EXTENT.read_bytes()).digest()
+    again, shipped = (rioxarray.open_rasterio(path) for path in (tmp_path / SURGE_DEPTH.name, SURGE_DEPTH))
+    assert again.rio.transform() == shipped.rio.transform() and np.array_equal(again.values, shipped.values)
 
 
 def test_a_depth_raster_from_an_authority_is_reprojected_and_used(tmp_path):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 
@@ -22,14 +23,16 @@ def test_access_map_html_is_self_contained_and_says_what_it_shows():
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", markup)
     assert "<link" not in markup and "@import" not in markup and "url(" not in markup
     assert "createDeck" in markup
-    deck = json.loads(re.search(r"jsonInput: (\{.*\}),\n\s*tooltip", page, re.S).group(1).replace("<\\/", "</"))
-    zones = next(layer for layer in deck["layers"] if layer["id"] == "zones")
-    assert len(zones["data"]) == len(twin.layers["zones"])
-    tooltips = " ".join(z["tooltip"] for z in zones["data"])
+    data = json.loads(html.unescape(re.search(r'<script type="application/json" id="map-data">(.*?)</script>',
+                                              page, re.S).group(1)))
+    assert len(data["zones"]) == len(twin.layers["zones"])
+    (entry,) = data["maps"].values()
+    assert len(entry["classes"]) == len(twin.layers["zones"]) and set(entry["classes"]) <= set(range(-1, 5))
+    tooltips = " ".join(data["tips"][entry["tips"]])
     assert "reach a health service" in tooltips and "households of elderly residents" in tooltips
-    assert {layer["id"] for layer in deck["layers"]} >= {"base-buildings", "base-streets", "base-water", "zones",
-                                                        "destinations"}
-    assert "mapStyle" not in deck or not deck["mapStyle"]
+    assert {layer["id"] for layer in data["base"]} >= {"base-buildings", "base-streets", "base-water"}
+    assert [data["overlays"][name]["@@type"] for name in entry["overlays"]] == ["ScatterplotLayer"]  # the clinics
+    assert "mapStyle" not in data["view"]
     assert "tests/tiny.py (CC0)" in page
 
 

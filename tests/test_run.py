@@ -146,8 +146,8 @@ def test_run_folder_is_complete_private_and_written_atomically(tiny, tmp_path, m
     run = run_scenario(spec, twin=tiny)
     folder = run.write(tmp_path / "out")
     assert sorted(p.name for p in folder.iterdir()) == ["indicators.csv", "layers.gpkg", "manifest.json",
-                                                        "report.html", "results.nc", "summary.json",
-                                                        "zones.parquet"]
+                                                        "map-nearest-care-walk.png", "report.html", "results.nc",
+                                                        "summary.json", "zones.parquet"]
     results = sandbox.open_run(folder)
     assert results.identical(run.results)
     node = results["nearest-care-walk"].to_dataset()

@@ -13,6 +13,7 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 import pyproj
+import rasterio
 import rioxarray  # noqa: F401  (registers the .rio accessor)
 import shapely
 import xarray as xr
@@ -127,6 +128,16 @@ def level_series(dem: xr.DataArray, levels: Sequence[float], **kw) -> xr.DataArr
     if not levels:
         raise TwinError("level_series: levels: empty; expected one or more water levels in metres")
     return xr.concat([bathtub(dem, level, **kw) for level in levels], dim="water_level_m")
+
+
+def raster_provenance(path: str | Path) -> dict[str, str]:
+    """Where a depth raster came from, as its own tags say (``source``, ``licence``, ``attribution``), for the
+    credits of every map and report that draws it."""
+    with rasterio.open(path) as src:
+        tags = src.tags()
+    source = tags.get("attribution") or tags.get("source") or f"flood depth raster {Path(path).name}"
+    return {"source": source, "licence": tags.get("licence", "licence not recorded"),
+            "how": tags.get("TIFFTAG_IMAGEDESCRIPTION", "a depth raster given by the scenario")}
 
 
 def depth_from_raster(path: str | Path, *, like: xr.DataArray | None = None, crs: str | int | None = None,

@@ -25,15 +25,20 @@ from .tables import long_table, write_csv, write_geoparquet, zones_geoparquet
 
 def write_run_files(staging: Path, *, results: xr.DataTree, summary: dict[str, Any],
                     extra_layers: dict[str, gpd.GeoDataFrame], report: str, flood_depth: xr.DataArray | None,
-                    microdata: pd.DataFrame | None) -> None:
+                    microdata: pd.DataFrame | None, baseline: Twin, variant: Twin,
+                    changes: gpd.GeoDataFrame | None) -> None:
     """Every file of a run folder but the manifest: results.nc, indicators.csv, zones.parquet, layers.gpkg,
-    summary.json, report.html, flood_depth.tif (floods), households.csv (only when microdata is given)."""
+    summary.json, report.html, map-<indicator>.png (static maps of the ``baseline`` and ``variant`` twins, what
+    ``changes`` outlined), flood_depth.tif (floods), households.csv (only when microdata is given)."""
+    from .figures import write_figures  # matplotlib, loaded only when a run folder is written
+
     write_results(results, staging / "results.nc")
     write_csv(long_table(results), staging / "indicators.csv")
     write_geoparquet(zones_geoparquet(results), staging / "zones.parquet")
     write_layers(staging / "layers.gpkg", results, extra_layers)
     write_json(staging / "summary.json", summary)
     (staging / "report.html").write_text(report, encoding="utf-8")
+    write_figures(staging, results, baseline=baseline, variant=variant, changes=changes)
     if flood_depth is not None:
         write_depth_cog(flood_depth, staging / "flood_depth.tif")
     if microdata is not None:

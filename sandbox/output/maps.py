@@ -1,4 +1,9 @@
-"""Maps: pydeck decks of zone values over the twin's own base map, and offline HTML that makes no network request."""
+"""Maps: zone values over the twin's own base map, as offline pages that make no network request.
+
+A page ships its base map, the zone outlines and the overlays once, and each map it can show as numbers only (a
+colour class and a tooltip per zone), which the page's script turns into deck.gl layers; so a report with dozens of
+maps stays small, and the same :class:`ZoneMap` serves the report, ``sandbox access``, notebooks and figures.
+"""
 
 from __future__ import annotations
 
@@ -25,10 +30,28 @@ from ..access import destination_names, destinations
 from ..privacy import DEFAULT_K, suppress
 from ..results import SIDES
 from ..twin import Twin
+from .pages import deck_bundle, render_page
 
 NO_DATA_RGBA = [200, 200, 200, 110]
-# ColorBrewer YlGnBu: sequential, readable by most colour-blind viewers.
-SEQUENTIAL = [[255, 255, 204], [161, 218, 180], [65, 182, 196], [44, 127, 184], [37, 52, 148]]
+FILL_ALPHA = 150
+# ColorBrewer YlGn (sequential) and PuOr (diverging: orange worse, purple better): both readable with the common
+# colour-vision deficiencies, and neither uses the blue kept for water and floods.
+SEQUENTIAL = [[255, 255, 204], [194, 230, 153], [120, 198, 121], [49, 163, 84], [0, 104, 55]]
+DIVERGING = [[230, 97, 1], [253, 184, 99], [247, 247, 247], [178, 171, 210], [94, 60, 153]]
+WATER_RGBA = ([214, 226, 234, 255], [170, 190, 205, 255])  # the sea and ponds on the base map: pale grey-blue
+FLOOD_BLUES = (0.45, 1.0)  # the part of matplotlib's Blues the flood uses: clearly bluer than the base map's water
+# What a scenario changed: line colour, width in pixels and a symbol at points (and at removed areas' centres).
+CHANGE_STYLES = {
+    "new": ([20, 20, 20, 255], 2.0, "+", "new (black outline, +)"),
+    "removed": ([120, 120, 120, 255], 1.5, "×", "removed (grey outline, ×)"),
+    "closed": ([30, 30, 30, 230], 1.5, None, "street closed (dark line)"),
+    "slowed": ([140, 140, 140, 230], 1.0, None, "street slowed (grey line)"),
+    "flooded": ([8, 48, 107, 255], 1.0, None, "flooded building (dark blue outline)"),
+}
+DESTINATION_RGBA = [40, 40, 40, 230]
+PLURAL_KINDS = {"facility": "facilities", "park": "parks", "stop": "stops"}
+LITERAL_PROPS = {"characterSet": "character_set", "fontWeight": "font_weight", "widthUnits": "width_units"}
+TOOLTIP = {"html": "{tooltip}", "style": {"fontSize": "13px", "maxWidth": "320px"}}
 
 
 @dataclass(frozen=True)
@@ -39,11 +62,15 @@ class Scale:
     colors: list[list[int]]
     labels: list[str]
 
-    def color(self, value: float) -> list[int]:
+    def index(self, value: float) -> int:
+        """The class of ``value``; -1 for no data."""
         if not np.isfinite(value):
-            return NO_DATA_RGBA
-        position = int(np.clip(np.searchsorted(self.edges, value, side="right") - 1, 0, len(self.colors) - 1))
-        return [*self.colors[position], 150]
+            return -1
+        return int(np.clip(np.searchsorted(self.edges, value, side="right") - 1, 0, len(self.colors) - 1))
+
+    def color(self, value: float) -> list[int]:
+        position = self.index(value)
+        return NO_DATA_RGBA if position < 0 else [*self.colors[position], FILL_ALPHA]
 
 
 def share_scale() -> Scale:
@@ -62,51 +89,120 @@ def quantile_scale(values: np.ndarray, *, unit: str) -> Scale:
     if len(edges) < 2:
         edges = np.array([edges[0], edges[0] + 1])
     edges[-1] = np.nextafter(edges[-1], np.inf)
-    labels = [f"{_number(a)}-{_number(b)} {unit}" for a, b in zip(edges[:-1], edges[1:])]
+    labels = [f"{_number(a)}-{_number(b)} {unit}".rstrip() for a, b in zip(edges[:-1], edges[1:])]
     colors = [SEQUENTIAL[round(i * (len(SEQUENTIAL) - 1) / max(len(labels) - 1, 1))] for i in range(len(labels))]
     return Scale(list(edges), colors, labels)
+
+
+def change_scale(values: np.ndarray, *, unit: str, percent: bool = False) -> Scale:
+    """Five classes around no change, symmetric, purple for better and orange for worse (higher is better)."""
+    finite = np.abs(np.asarray(values, float)[np.isfinite(values)])
+    limit = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
+    edges = [-np.inf, -limit / 3, -limit / 30, limit / 30, limit / 3, np.inf]
+    show = (lambda v: f"{v * 100:.1f} pp") if percent else (lambda v: f"{v:,.3g} {unit}".rstrip())
+    labels = [f"worse by more than {show(-edges[1])}", f"worse by {show(-edges[2])} to {show(-edges[1])}",
+              f"within ±{show(edges[3])}: about the same", f"better by {show(edges[3])} to {show(edges[4])}",
+              f"better by more than {show(edges[4])}"]
+    return Scale(edges, DIVERGING, labels)
 
 
 def _number(value: float) -> str:
     return f"{value:,.3g}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
+def _rgb(color: list[int]) -> str:
+    return f"rgb({color[0]},{color[1]},{color[2]})"
+
+
 @dataclass
 class ZoneMap:
-    """A map ready to show (``deck`` in a notebook) or to write as offline HTML (:func:`write_html`): the twin's
-    base layers plus this map's own layers, a title, a legend and the data credits."""
+    """One map: zones coloured by class over the twin's base map, with what is drawn on top (flood, changes,
+    destinations), a title, a legend with units and the data credits. Shown inline in a notebook (offline), written
+    as a page by :func:`write_html`, and one of many in a report (:class:`MapPage`)."""
 
     twin: Twin
-    layers: list[pdk.Layer]
-    view: pdk.ViewState
+    values: pd.Series  # by zone id; NaN: no residents of the group, or hidden
+    tooltips: pd.Series  # by zone id
     title: str
     legend_title: str
     scale: Scale
     credits: list[str]
     notes: list[str] = field(default_factory=list)
     k: int = DEFAULT_K
+    overlays: list[pdk.Layer] = field(default_factory=list)
+    symbols: list[tuple[str, str]] = field(default_factory=list)  # legend rows for the overlays: (css, label)
+
+    def classes(self) -> list[int]:
+        """Each zone's colour class (-1: no data), in the order of the twin's zones."""
+        return [self.scale.index(float(self.values.get(zone_id, np.nan))) for zone_id in self.twin.layers["zones"].index]
+
+    def tips(self) -> list[str]:
+        return [str(self.tooltips.get(zone_id, "")) for zone_id in self.twin.layers["zones"].index]
+
+    def legend_html(self) -> str:
+        """The legend: the classes with units in the title, no data, then the symbols of what is drawn on top."""
+        rows = [(f"background: {_rgb(c)}", label) for c, label in zip(self.scale.colors, self.scale.labels)]
+        rows.append(("background: rgba(200,200,200,0.6)",
+                      f"no residents of the group, or hidden (fewer than {self.k} households)"))
+        rows += self.symbols
+        cells = "".join(f'<div class="row"><span class="swatch" style="{css}"></span>{html.escape(label)}</div>'
+                        for css, label in rows)
+        return f"<b>{html.escape(self.legend_title)}</b>{cells}"
+
+    @property
+    def layers(self) -> list[pdk.Layer]:
+        return [zones_layer(self.twin, self.values, self.tooltips, scale=self.scale), *self.overlays]
 
     @property
     def deck(self) -> pdk.Deck:
-        return pdk.Deck(layers=[*base_layers(self.twin), *self.layers], initial_view_state=self.view, map_provider=None,
-                        map_style=None, tooltip=TOOLTIP)
+        """A pydeck Deck (needs deck.gl from the network to display; the map itself displays offline)."""
+        return pdk.Deck(layers=[*base_layers(self.twin), *self.layers], initial_view_state=view_state(self.twin),
+                        map_provider=None, map_style=None, tooltip=TOOLTIP)
 
-    def layers_json(self) -> list[dict]:
-        """This map's own layers as deck.gl JSON (the base layers are shared between maps of one page)."""
-        return [layer_spec(layer) for layer in self.layers]
+    def _repr_html_(self) -> str:
+        """In Jupyter: the offline page of :func:`render_html` (deck.gl inlined, legend, credits) in an iframe,
+        so the map shows with no network (pydeck's own HTML loads deck.gl from a CDN)."""
+        page = html.escape(render_html(self), quote=True)
+        return (f'<iframe srcdoc="{page}" title="{html.escape(self.title, quote=True)}" width="100%" height="560" '
+                f'style="width: 100%; height: 560px; border: 1px solid #ddd" sandbox="allow-scripts"></iframe>')
 
-    def legend_html(self) -> str:
-        rows = "".join(f'<div class="row"><span class="swatch" style="background: rgb({c[0]},{c[1]},{c[2]})">'
-                       f"</span>{html.escape(label)}</div>" for c, label in zip(self.scale.colors, self.scale.labels))
-        rows += (f'<div class="row"><span class="swatch" style="background: rgba(200,200,200,0.6)"></span>'
-                 f"no residents of the group, or hidden (fewer than {self.k} households)</div>")
-        if self.twin.flood_depth is not None:
-            rows += ('<div class="row"><span class="swatch" style="background: linear-gradient(90deg, '
-                     'rgb(198,219,239), rgb(8,48,107))"></span>flood water, shallow to 2 m or deeper</div>')
-        return f"<b>{html.escape(self.legend_title)}</b>{rows}"
+    def __repr__(self) -> str:
+        return f"ZoneMap({self.title!r}, {len(self.overlays)} overlays over the base map of {self.twin.name})"
 
-    def _repr_html_(self) -> str:  # so that a ZoneMap shows itself in Jupyter like a Deck
-        return self.deck._repr_html_()
+
+class MapPage:
+    """The map data of one page: the base map, zone outlines and overlays once, then each map by key as numbers
+    (colour classes, a shared tooltip list, title, legend and the names of its overlays)."""
+
+    def __init__(self, twin: Twin) -> None:
+        self.twin = twin
+        self.maps: dict[str, dict[str, Any]] = {}
+        self.overlays: dict[str, dict[str, Any]] = {}
+        self._overlay_names: dict[int, str] = {}
+        self.tips: dict[str, list[str]] = {}
+        self._tip_names: dict[tuple[str, ...], str] = {}
+
+    def add(self, key: str, zone_map: ZoneMap) -> None:
+        names = []
+        for layer in zone_map.overlays:
+            if id(layer) not in self._overlay_names:
+                name = f"{layer.id}-{len(self.overlays)}"
+                self._overlay_names[id(layer)] = name
+                self.overlays[name] = {**layer_spec(layer), "id": name}  # one id per layer: deck.gl matches by id
+            names.append(self._overlay_names[id(layer)])
+        tips = tuple(zone_map.tips())
+        if tips not in self._tip_names:
+            self._tip_names[tips] = f"t{len(self.tips)}"
+            self.tips[self._tip_names[tips]] = list(tips)
+        self.maps[key] = {"classes": zone_map.classes(), "colors": zone_map.scale.colors, "title": zone_map.title,
+                          "legend": zone_map.legend_html(), "overlays": names, "tips": self._tip_names[tips]}
+
+    def payload(self, **options: Any) -> dict[str, Any]:
+        """Everything the page's script needs, as JSON-ready data; ``options`` name the selects and the swipe."""
+        deck = deck_spec([], view_state(self.twin))
+        return {"view": deck["initialViewState"], "views": deck["views"], "tooltip": TOOLTIP,
+                "base": [layer_spec(layer) for layer in base_layers(self.twin)], "zones": zone_rings(self.twin),
+                "overlays": self.overlays, "tips": self.tips, "maps": self.maps, **options}
 
 
 def layer_spec(layer: pdk.Layer) -> dict[str, Any]:
@@ -118,6 +214,9 @@ def layer_spec(layer: pdk.Layer) -> dict[str, Any]:
     finally:
         layer.data = data
     spec["data"] = data
+    for name, attribute in LITERAL_PROPS.items():  # pydeck reads these strings and lists as expressions
+        if attribute in layer._kwargs:
+            spec[name] = layer._kwargs[attribute]
     return spec
 
 
@@ -126,9 +225,6 @@ def deck_spec(layers: list[pdk.Layer], view: pdk.ViewState) -> dict[str, Any]:
     spec = json.loads(pdk.Deck(layers=[], initial_view_state=view, map_provider=None, map_style=None).to_json())
     spec["layers"] = [layer_spec(layer) for layer in layers]
     return spec
-
-
-TOOLTIP = {"html": "{tooltip}", "style": {"fontSize": "13px", "maxWidth": "320px"}}
 
 
 def credits(twin: Twin) -> list[str]:
@@ -141,23 +237,32 @@ def credits(twin: Twin) -> list[str]:
     return lines
 
 
+def _rings(geometry: shapely.Geometry) -> list[list[list[list[float]]]]:
+    """Polygons as deck.gl PolygonLayer polygons (outer ring, then holes), 5 decimals (about a metre)."""
+    parts = getattr(geometry, "geoms", [geometry])
+    return [[np.round(np.asarray(ring.coords)[:, :2], 5).tolist() for ring in (part.exterior, *part.interiors)]
+            for part in parts if isinstance(part, shapely.Polygon) and not part.is_empty]
+
+
 def base_layers(twin: Twin) -> list[pdk.Layer]:
     """The twin itself as the base map: water, parks, buildings and walkable streets (no tile server)."""
+    if "base_layers" in twin.cache:
+        return twin.cache["base_layers"]
     layers = []
-    styles = {"water": ([170, 205, 235, 255], [120, 160, 200, 255]),
-              "parks": ([200, 228, 180, 255], [150, 190, 130, 255]),
+    styles = {"water": WATER_RGBA, "parks": ([200, 228, 180, 255], [150, 190, 130, 255]),
               "buildings": ([222, 218, 210, 255], [170, 165, 155, 255])}
     for name, (fill, line) in styles.items():
         if name in twin.layers and len(twin.layers[name]):
-            frame = twin.layers[name][["geometry"]].to_crs(4326)
-            layers.append(pdk.Layer("GeoJsonLayer", json.loads(frame.to_json()), id=f"base-{name}", filled=True,
-                                    stroked=True, get_fill_color=fill, get_line_color=line, line_width_min_pixels=0.5,
-                                    pickable=False))
+            polygons = [{"polygon": p} for g in twin.layers[name].geometry.to_crs(4326) for p in _rings(g)]
+            layers.append(pdk.Layer("PolygonLayer", polygons, id=f"base-{name}", get_polygon="polygon", filled=True,
+                                    stroked=True, get_fill_color=fill, get_line_color=line,
+                                    line_width_min_pixels=0.5, pickable=False))
     graph = twin.networks.get("walk")
     if graph is not None:
         layers.append(pdk.Layer("PathLayer", street_paths(graph, twin.crs), id="base-streets", get_path="path",
-                                get_color=[140, 140, 140, 200], width_min_pixels=1, width_max_pixels=2, get_width=2,
+                                get_color=[150, 150, 150, 200], width_min_pixels=1, width_max_pixels=2, get_width=2,
                                 pickable=False))
+    twin.cache["base_layers"] = layers
     return layers
 
 
@@ -176,10 +281,18 @@ def street_paths(graph: nx.MultiDiGraph, crs: str) -> list[dict[str, Any]]:
             paths.append(data["geometry"])
         lines = gpd.GeoSeries(paths, crs=crs).to_crs(4326)
         coords, owner = shapely.get_coordinates(lines.values, return_index=True)
-        rounded = np.round(coords, 6).tolist()
+        rounded = np.round(coords, 5).tolist()
         starts = np.searchsorted(owner, np.arange(len(lines) + 1))
         _street_paths[graph] = [{"path": rounded[a:b]} for a, b in zip(starts[:-1], starts[1:])]
     return _street_paths[graph]
+
+
+def zone_rings(twin: Twin) -> list[list[list[list[float]]]]:
+    """The zones' outlines in lon/lat, in the order of the twin's zones (made once per twin)."""
+    if "zone_rings" not in twin.cache:
+        zones = twin.layers["zones"].to_crs(4326)
+        twin.cache["zone_rings"] = [(_rings(g) or [[]])[0] for g in zones.geometry]
+    return twin.cache["zone_rings"]
 
 
 def view_state(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk.ViewState:
@@ -193,152 +306,126 @@ def view_state(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk
                          zoom=float(np.clip(min(lon_zoom, lat_zoom) - 0.5, 3, 18)))
 
 
-def zone_map(twin: Twin, values: pd.Series, tooltips: pd.Series, *, title: str, legend_title: str, scale: Scale,
-             highlight: gpd.GeoDataFrame | None = None, notes: list[str] | None = None,
-             k: int = DEFAULT_K, outlines: gpd.GeoDataFrame | None = None,
-             overlays: list[pdk.Layer] | None = None) -> ZoneMap:
-    """Zones coloured by ``values`` (indexed by zone id; NaN = no data or hidden) over the twin's base map.
-
-    ``tooltips`` (by zone id) are shown on hover, in plain words. ``highlight`` draws destinations on top;
-    ``outlines`` (with a ``change`` column) draws what a scenario changed; ``overlays``, when given, are those layers
-    already made (a page with many maps makes them once).
-    """
-    if overlays is None:
-        overlays = overlay_layers(twin, highlight=highlight, outlines=outlines)
-    return ZoneMap(twin, [zones_layer(twin, values, tooltips, scale=scale), *overlays], view_state(twin), title,
-                   legend_title, scale, credits(twin), notes or [], k)
-
-
 def zones_layer(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Scale) -> pdk.Layer:
-    """The zones of one map, coloured by class, with their tooltips."""
-    if "zone_rings" not in twin.cache:
-        zones = twin.layers["zones"].to_crs(4326)
-        twin.cache["zone_rings"] = {zone_id: [[round(x, 6), round(y, 6)] for x, y in geometry.exterior.coords]
-                                    for zone_id, geometry in zones.geometry.items()}
+    """The zones of one map, coloured by class, with their tooltips (as the page's script draws them)."""
     records = [{"polygon": ring, "color": scale.color(float(values.get(zone_id, np.nan))),
-                "tooltip": tooltips.get(zone_id, "")} for zone_id, ring in twin.cache["zone_rings"].items()]
+                "tooltip": tooltips.get(zone_id, "")} for zone_id, ring in zip(twin.layers["zones"].index,
+                                                                              zone_rings(twin))]
     return pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
                      get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True, auto_highlight=True)
 
 
-def overlay_layers(twin: Twin, *, highlight: gpd.GeoDataFrame | None = None,
-                   outlines: gpd.GeoDataFrame | None = None) -> list[pdk.Layer]:
-    """What is drawn over the zones: flood water, what the scenario changed, the destinations."""
-    layers = []
+def overlay_layers(twin: Twin, *, highlight: gpd.GeoDataFrame | None = None, highlight_kind: str = "",
+                   outlines: gpd.GeoDataFrame | None = None) -> tuple[list[pdk.Layer], list[tuple[str, str]]]:
+    """What is drawn over the zones (flood water, what the scenario changed, the destinations), and their legend
+    rows."""
+    layers, symbols = [], []
     if twin.flood_depth is not None:
         layers.append(depth_layer(twin.flood_depth))
+        symbols.append(("background: linear-gradient(90deg, rgb(107,174,214), rgb(8,48,107))",
+                        "flood water, shallow to 2 m or deeper"))
     if outlines is not None and len(outlines):
-        layers.append(_outline_layer(outlines))
+        changed, rows = change_layers(outlines)
+        layers += changed
+        symbols += rows
     if highlight is not None and len(highlight):
-        layers.append(_highlight_layer(highlight))
-    return layers
+        layers.append(_highlight_layer(highlight, highlight_kind))
+        areas = highlight.geom_type.isin(["Polygon", "MultiPolygon"]).all()
+        symbols.append((f"background: transparent; border: 1.5px solid {_rgb(DESTINATION_RGBA)}" if areas else
+                        f"background: {_rgb(DESTINATION_RGBA)}; border-radius: 50%; width: 8px; height: 8px",
+                        f"{PLURAL_KINDS.get(highlight_kind, 'destinations')} (hover for id and name)"))
+    return layers, symbols
 
 
 def depth_layer(depth: xr.DataArray, *, deepest_m: float = 2.0) -> pdk.Layer:
-    """Flood depth as a picture laid on the map: light to dark blue up to ``deepest_m``, dry cells clear. The
-    image travels inside the page as a data URI, so the map still needs no network."""
+    """Flood depth as a picture laid on the map: mid to dark blue up to ``deepest_m``, dry cells clear. The image
+    travels inside the page as a data URI, so the map still needs no network."""
     from matplotlib import colormaps
     from PIL import Image
 
     shown = depth.rio.reproject("EPSG:4326", nodata=np.nan)
     values = np.nan_to_num(shown.to_numpy(), nan=0.0)
-    rgba = (colormaps["Blues"](np.clip(0.35 + 0.65 * values / deepest_m, 0, 1)) * 255).astype(np.uint8)
-    rgba[..., 3] = np.where(values > 0.01, 200, 0)
+    low, high = FLOOD_BLUES
+    rgba = (colormaps["Blues"](np.clip(low + (high - low) * values / deepest_m, 0, 1)) * 255).astype(np.uint8)
+    rgba[..., 3] = np.where(values > 0.01, 190, 0)
     buffer = io.BytesIO()
-    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG", optimize=True)
     left, bottom, right, top = shown.rio.bounds()
     return pdk.Layer("BitmapLayer", id="flood-depth", bounds=[left, bottom, right, top], pickable=False,
                      image=pdk.types.String("data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()))
 
 
-def _outline_layer(changes: gpd.GeoDataFrame) -> pdk.Layer:
-    """What a scenario changed, drawn in magenta so it stands apart from the colour scale."""
+def change_kind(change: str) -> str:
+    """'new park' -> 'new', 'walk street closed' -> 'closed', 'flooded building' -> 'flooded'."""
+    for kind in CHANGE_STYLES:
+        if change.startswith(kind) or change.endswith(kind):
+            return kind
+    return "new"
+
+
+def change_layers(changes: gpd.GeoDataFrame) -> tuple[list[pdk.Layer], list[tuple[str, str]]]:
+    """What a scenario changed: thin outlines coloured by kind (new, removed, closed, slowed, flooded), with a
+    symbol (+, ×) at new and removed places; hover says what and its id."""
     shown = changes.to_crs(4326)
-    shown = shown.assign(tooltip=[html.escape(f"{c}: {n}" if n else c) for c, n in zip(shown["change"],
-                                                                                        shown["name"])])
-    return pdk.Layer("GeoJsonLayer", json.loads(shown[["tooltip", "geometry"]].to_json()), id="changes",
-                     filled=False, stroked=True, get_line_color=[200, 0, 160, 255], line_width_min_pixels=3,
-                     point_radius_min_pixels=6, pickable=False)
+    kinds = [change_kind(c) for c in shown["change"]]
+    tips = [html.escape(f"{c} {i}: {n}" if isinstance(n, str) and n else f"{c} {i}")
+            for c, i, n in zip(shown["change"], shown["id"], shown["name"])]
+    lines, marks = [], []
+    for geometry, kind, tip in zip(shown.geometry, kinds, tips):
+        color, width, symbol, _ = CHANGE_STYLES[kind]
+        if isinstance(geometry, (shapely.Polygon, shapely.MultiPolygon)):
+            for polygon in _rings(geometry):
+                lines.append({"path": polygon[0], "color": color, "width": width, "tooltip": tip})
+        elif isinstance(geometry, (shapely.LineString, shapely.MultiLineString)):
+            for part in getattr(geometry, "geoms", [geometry]):
+                lines.append({"path": np.round(np.asarray(part.coords), 5).tolist(), "color": color, "width": width,
+                              "tooltip": tip})
+        if symbol and not isinstance(geometry, (shapely.LineString, shapely.MultiLineString)):
+            point = geometry.representative_point()
+            marks.append({"position": [round(point.x, 5), round(point.y, 5)], "text": symbol, "color": color,
+                          "tooltip": tip})
+    layers = [pdk.Layer("PathLayer", lines, id="changes", get_path="path", get_color="color", get_width="width",
+                        width_units="pixels", pickable=True)]
+    if marks:
+        layers.append(pdk.Layer("TextLayer", marks, id="change-marks", get_position="position", get_text="text",
+                                get_color="color", get_size=20, font_weight="bold", character_set=["+", "×"],
+                                pickable=True))
+    present = [kind for kind in CHANGE_STYLES if kind in kinds]
+    symbols = [(f"background: transparent; border: {CHANGE_STYLES[k][1] + 0.5}px solid {_rgb(CHANGE_STYLES[k][0])}",
+                CHANGE_STYLES[k][3]) for k in present]
+    return layers, symbols
 
 
-def _highlight_layer(features: gpd.GeoDataFrame) -> pdk.Layer:
-    """Destinations on top of the zones: areas outlined, points as dots, named in their tooltip."""
+def _highlight_layer(features: gpd.GeoDataFrame, kind: str) -> pdk.Layer:
+    """Destinations on top of the zones: areas outlined, points as small dark dots; hover gives the id and name
+    that a scenario file can use."""
     names = features["name"].fillna("").astype(str) if "name" in features else pd.Series("", features.index)
-    shown = gpd.GeoDataFrame({"tooltip": [html.escape(n) or "unnamed" for n in names]},
-                             geometry=features.geometry.values, crs=features.crs).to_crs(4326)
+    label = kind or "destination"
+    tips = [html.escape(f"{label} {i}: {n}" if n else f"{label} {i} (unnamed)") for i, n in zip(features.index, names)]
+    shown = gpd.GeoDataFrame({"tooltip": tips}, geometry=features.geometry.values, crs=features.crs).to_crs(4326)
     if shown.geom_type.isin(["Polygon", "MultiPolygon"]).all():
-        parts = shown.explode(index_parts=False)
-        data = [{"polygon": [[round(x, 6), round(y, 6)] for x, y in g.exterior.coords], "tooltip": t}
-                for g, t in zip(parts.geometry, parts["tooltip"])]
-        return pdk.Layer("PolygonLayer", data, id="destinations", get_polygon="polygon", filled=False, stroked=True,
-                         get_line_color=[230, 85, 13, 255], line_width_min_pixels=2, pickable=True)
+        data = [{"path": polygon[0], "tooltip": t} for g, t in zip(shown.geometry, shown["tooltip"])
+                for polygon in _rings(g)]
+        return pdk.Layer("PathLayer", data, id="destinations", get_path="path", get_color=DESTINATION_RGBA,
+                         get_width=1.5, width_units="pixels", pickable=True)
     points = shown.geometry.representative_point()
-    data = [{"position": [round(p.x, 6), round(p.y, 6)], "tooltip": t} for p, t in zip(points, shown["tooltip"])]
+    data = [{"position": [round(p.x, 5), round(p.y, 5)], "tooltip": t} for p, t in zip(points, shown["tooltip"])]
     return pdk.Layer("ScatterplotLayer", data, id="destinations", get_position="position",
-                     get_fill_color=[230, 85, 13, 230], get_line_color=[255, 255, 255], stroked=True,
-                     line_width_min_pixels=1, radius_min_pixels=4, get_radius=12, pickable=True)
-
-
-# The map's panels, shared by the map pages and the report.
-MAP_CSS = """
-  #deck-container { position: absolute; inset: 0; background: #f4f3ef; }
-  .panel { position: absolute; z-index: 2; background: rgba(255,255,255,0.94); border-radius: 6px;
-           box-shadow: 0 1px 4px rgba(0,0,0,0.3); padding: 8px 10px; font-size: 12px; color: #222; }
-  #legend { bottom: 28px; left: 8px; max-width: 300px; }
-  #legend .row { display: flex; align-items: center; margin: 2px 0; }
-  #legend .swatch { width: 18px; height: 12px; margin-right: 6px; border: 1px solid #888; }
-"""
-
-PAGE = """<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<style>
-  html, body {{ margin: 0; height: 100%; font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }}
-  #title {{ top: 10px; left: 10px; max-width: 460px; font-size: 13px; }}
-  #title h1 {{ font-size: 17px; margin: 0 0 4px 0; }}
-  #credits {{ bottom: 4px; right: 4px; font-size: 11px; padding: 3px 6px; max-width: 70%; }}
-{map_css}
-</style>
-<script>{bundle}</script>
-</head>
-<body>
-<div id="deck-container"></div>
-<div id="title" class="panel"><h1>{title}</h1>{notes}</div>
-<div id="legend" class="panel">{legend}</div>
-<div id="credits" class="panel">{credits}</div>
-<script>
-  const deckInstance = createDeck({{
-    container: document.getElementById("deck-container"),
-    jsonInput: {deck_json},
-    tooltip: {tooltip},
-  }});
-</script>
-</body>
-</html>
-"""
+                     get_fill_color=DESTINATION_RGBA, get_line_color=[255, 255, 255], stroked=True,
+                     line_width_min_pixels=1, radius_min_pixels=3.5, get_radius=8, pickable=True)
 
 
 def bundle() -> str:
-    """deck.gl as pydeck ships it for offline notebooks; inlined so the page needs no CDN."""
-    path = Path(pdk.__file__).parent / "nbextension" / "static" / "index.js"
-    return path.read_text(encoding="utf-8").replace("</script>", "<\\/script>")
+    """deck.gl, inlined in every page (see :func:`sandbox.output.pages.deck_bundle`)."""
+    return deck_bundle()
 
 
 def render_html(zone_map: ZoneMap) -> str:
     """The map as one self-contained HTML page: no scripts, styles, fonts or tiles from the network."""
-    notes = "".join(f"<div>{html.escape(n)}</div>" for n in zone_map.notes)
-    return PAGE.format(title=html.escape(zone_map.title), notes=notes, map_css=MAP_CSS, legend=zone_map.legend_html(),
-                       credits="Data: " + "; ".join(html.escape(c) for c in zone_map.credits),
-                       bundle=bundle(), tooltip=json.dumps(TOOLTIP), deck_json=script_json(json.dumps(
-                           deck_spec([*base_layers(zone_map.twin), *zone_map.layers], zone_map.view))))
-
-
-def script_json(text: str) -> str:
-    """JSON safe inside a <script> element."""
-    return text.replace("</", "<\\/")
+    page = MapPage(zone_map.twin)
+    page.add("", zone_map)
+    return render_page("map.html.j2", title=zone_map.title, notes=zone_map.notes, credits=zone_map.credits,
+                       payload=page.payload(selects=[]))
 
 
 def write_html(zone_map: ZoneMap, path: str | Path) -> Path:
@@ -346,6 +433,32 @@ def write_html(zone_map: ZoneMap, path: str | Path) -> Path:
     path = Path(path)
     path.write_text(render_html(zone_map), encoding="utf-8")
     return path
+
+
+def zone_map(twin: Twin, values: pd.Series, tooltips: pd.Series, *, title: str, legend_title: str, scale: Scale,
+             highlight: gpd.GeoDataFrame | None = None, highlight_kind: str = "", notes: list[str] | None = None,
+             k: int = DEFAULT_K, outlines: gpd.GeoDataFrame | None = None,
+             overlays: tuple[list[pdk.Layer], list[tuple[str, str]]] | None = None) -> ZoneMap:
+    """Zones coloured by ``values`` (indexed by zone id; NaN = no data or hidden) over the twin's base map.
+
+    ``tooltips`` (by zone id) are shown on hover, in plain words. ``highlight`` draws destinations on top;
+    ``outlines`` (with ``change``, ``id`` and ``name`` columns) draws what a scenario changed; ``overlays``, when
+    given, are those layers already made with their legend rows (a page with many maps makes them once).
+    """
+    if overlays is None:
+        overlays = overlay_layers(twin, highlight=highlight, highlight_kind=highlight_kind, outlines=outlines)
+    layers, symbols = overlays
+    return ZoneMap(twin, values, tooltips, title, legend_title, scale, credits(twin), notes or [], k, list(layers),
+                   list(symbols))
+
+
+def destination_label(to: str) -> str:
+    """What one destination is called in tooltips next to its id: the id a scenario file names it by."""
+    if to == "parks":
+        return "park"
+    if to == "transit_stops" or to in ("tram", "bus", "metro", "rail", "ferry"):
+        return "stop"
+    return "facility"
 
 
 def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None = None,
@@ -364,18 +477,18 @@ def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None 
     if measure == "supply":
         values = safe["mean_supply_per_resident"].sel(group=group).to_pandas()
         unit = ds["supply_per_resident"].attrs.get("units", "per resident")
-        scale = quantile_scale(values.to_numpy(), unit=unit)
+        scale = quantile_scale(values.to_numpy(), unit="")
         capacity = ds.attrs.get("capacity")
-        title = (f"{words.amount(to, None if capacity == 'count' else capacity).capitalize()} per person among "
-                 f"{who}, within {minutes:g} minutes {how}")
-        legend = f"{words.amount(to, None if capacity == 'count' else capacity)} per person within {minutes:g} min"
+        what = words.amount(to, None if capacity == "count" else capacity)
+        title = f"{what.capitalize()} per person among {who}, within {minutes:g} minutes {how}"
+        legend = f"{what} per person within {minutes:g} min ({unit})"
         text = {z: f"{_number(v)} {unit}" for z, v in values.items()}
         share = 1 - float(safe["share_not_reaching"].sel(group=group).item())
     else:
         values = safe["share_reaching"].sel(group=group, minutes=minutes).to_pandas()
         scale = share_scale()
         title = f"Share of {who} who reach {where} within {minutes:g} minutes {how}"
-        legend = f"share of {who} within {minutes:g} min"
+        legend = f"share of {who} within {minutes:g} min (% of residents)"
         text = {z: f"{v:.0%} reach {where} within {minutes:g} min" for z, v in values.items()}
         share = 1 - float(safe["share_not_reaching"].sel(group=group, minutes=minutes).item())
         if measure == "nearest":
@@ -392,75 +505,89 @@ def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None 
     notes = [f"Across the area, {share:.0%} of {who} reach {where} within {minutes:g} minutes {how}.",
              f"Zones with fewer than {k} households of the group are hidden. Households are synthetic."]
     return zone_map(twin, values, pd.Series(tooltips, dtype=object), title=title, legend_title=legend, scale=scale,
-                    highlight=destinations(twin, to), notes=notes, k=k)
+                    highlight=destinations(twin, to), highlight_kind=destination_label(to), notes=notes, k=k)
 
 
-DIVERGING = [[202, 0, 32], [244, 165, 130], [247, 247, 247], [146, 197, 222], [5, 113, 176]]  # RdBu: red = worse
-
-
-def change_scale(values: np.ndarray, *, unit: str, percent: bool = False) -> Scale:
-    """Five classes around no change, symmetric, blue for better and red for worse (higher is better)."""
-    finite = np.abs(np.asarray(values, float)[np.isfinite(values)])
-    limit = float(finite.max()) if len(finite) and finite.max() > 0 else 1.0
-    edges = [-np.inf, -limit / 3, -limit / 30, limit / 30, limit / 3, np.inf]
-    show = (lambda v: f"{v * 100:+.1f} pp") if percent else (lambda v: f"{v:+,.3g} {unit}")
-    labels = [f"worse by more than {show(-edges[1])[1:]}", "worse", "about the same", "better",
-              f"better by more than {show(edges[4])[1:]}"]
-    return Scale(edges, DIVERGING, labels)
-
-
-def scenario_map(results: xr.DataTree, key: str, *, group: str, view: str, baseline: Twin, variant: Twin,
-                 changes: gpd.GeoDataFrame | None = None, overlays: list[pdk.Layer] | None = None) -> ZoneMap:
-    """One indicator of a run's results for one group: the ``baseline``, the ``scenario`` or the ``change`` between
-    them, small cells hidden alike in all three, what the scenario changed outlined."""
-    if view not in SIDES:
-        raise TwinError(f"view: unknown '{view}'; expected one of {', '.join(SIDES)}")
+def scenario_maps(results: xr.DataTree, key: str, *, group: str, minutes: float | None = None, baseline: Twin,
+                  variant: Twin, changes: gpd.GeoDataFrame | None = None,
+                  overlays: dict[str, tuple[list[pdk.Layer], list[tuple[str, str]]]] | None = None
+                  ) -> dict[str, ZoneMap]:
+    """One indicator of a run's results for one group and threshold (the longest by default), as three maps: the
+    ``baseline``, the ``scenario`` and the ``change`` between them, small cells hidden alike in all three, what the
+    scenario changed drawn on each. ``overlays`` (per side, as :func:`overlay_layers` makes them) saves making the
+    flood picture and the outlines again for every map of a page."""
     if key not in results.children:
         raise TwinError(f"indicator: unknown '{key}'; expected one of {', '.join(results.children)}")
     node = results[key].to_dataset()
     if group not in list(node["group"].to_numpy()):
         raise TwinError(f"group: '{group}' was not computed; expected one of {', '.join(node['group'].to_numpy())}")
+    thresholds = [float(m) for m in node["minutes"].to_numpy()]
+    minutes = thresholds[-1] if minutes is None else float(minutes)
+    if minutes not in thresholds:
+        raise TwinError(f"minutes: {minutes:g} was not computed for {key}; expected one of "
+                        f"{', '.join(f'{m:g}' for m in thresholds)}")
     measure, to, mode = node.attrs["measure"], node.attrs["to"], node.attrs["mode"]
     name = str(results.attrs.get("scenario", "scenario"))
     k = int(node.attrs.get("k", DEFAULT_K))
     who, where, how = words.group(group), words.destination(to), words.mode(mode)
-    minutes = float(node["minutes"].to_numpy()[-1])
     headline = node.attrs["headline"]
     part = node[headline].sel(group=group)
     if "minutes" in part.dims:
         part = part.sel(minutes=minutes)
     before, after, change = (part.sel(side=side).to_pandas() for side in SIDES)
+    unit = node[headline].attrs.get("units", "")
     if measure == "supply":
-        unit = node[headline].attrs.get("units", "")
         capacity = node.attrs.get("capacity")
-        subject = (f"{words.amount(to, None if capacity == 'count' else capacity)} per person among {who}, "
-                   f"within {minutes:g} min {how}")
+        what = words.amount(to, None if capacity == "count" else capacity)
+        subject = f"{what} per person among {who}, within {minutes:g} min {how}"
+        legend = f"{what} per person ({unit})"
         show = lambda v: f"{_number(v)} {unit}"  # noqa: E731
-        scale = quantile_scale(np.concatenate([before.to_numpy(), after.to_numpy()]), unit=unit)
+        scale = quantile_scale(np.concatenate([before.to_numpy(), after.to_numpy()]), unit="")
+        difference = lambda v: f"{v:+,.3g} {unit}"  # noqa: E731
+        change_legend = f"change in {what} per person ({unit}; purple better, orange worse)"
     else:
         subject = f"share of {who} who reach {where} within {minutes:g} minutes {how}"
+        legend = f"share of {who} within {minutes:g} min (% of residents)"
         show = lambda v: f"{v:.0%}"  # noqa: E731
         scale = share_scale()
-    values = {"baseline": before, "scenario": after, "change": change}[view]
-    if view == "change":
-        scale = change_scale(change.to_numpy(), unit=unit if measure == "supply" else "", percent=measure != "supply")
+        difference = lambda v: f"{v * 100:+.0f} pp"  # noqa: E731
+        change_legend = "change in the share reaching (percentage points; purple better, orange worse)"
     counts = node["households"].sel(group=group).max("side").to_pandas()
     hidden = node["suppressed"].sel(group=group).to_pandas()
     tooltips = {}
-    for zone_id in values.index:
+    for zone_id in before.index:
         if hidden[zone_id]:
             tooltips[zone_id] = f"Zone {zone_id}: fewer than {k} households of {who}; hidden to protect privacy"
         elif not counts[zone_id] > 0:
             tooltips[zone_id] = f"Zone {zone_id}: no {who}"
         else:
-            difference = (f"{change[zone_id] * 100:+.0f} pp" if measure != "supply"
-                          else f"{change[zone_id]:+,.3g} {unit}")
-            tooltips[zone_id] = (f"Zone {zone_id}: {show(before[zone_id])} before, {show(after[zone_id])} after "
-                                 f"({difference}); {int(counts[zone_id])} households of {who}")
-    twin = baseline if view == "baseline" else variant
-    title = {"baseline": f"Today: {subject}", "scenario": f"With '{name}': {subject}",
-             "change": f"Change with '{name}': {subject}"}[view]
-    legend = "change (blue better, red worse)" if view == "change" else subject
-    return zone_map(twin, values, pd.Series(tooltips, dtype=object), title=title, legend_title=legend,
-                    scale=scale, highlight=destinations(twin, to) if to in destination_names(twin) else None,
-                    notes=[], k=k, outlines=changes, overlays=overlays)
+            tooltips[zone_id] = (f"Zone {zone_id}: {show(before[zone_id])} today, {show(after[zone_id])} with the "
+                                 f"scenario ({difference(change[zone_id])}); {int(counts[zone_id])} households of "
+                                 f"{who}")
+    tips = pd.Series(tooltips, dtype=object)
+    if overlays is None:
+        made = {id(twin_): overlay_layers(twin_, outlines=changes, highlight=destinations_of(twin_, to),
+                                          highlight_kind=destination_label(to)) for twin_ in (baseline, variant)}
+        overlays = {side: made[id(baseline if side == "baseline" else variant)] for side in SIDES}
+    change_scale_ = change_scale(change.to_numpy(), unit=unit, percent=measure != "supply")
+    titles = {"baseline": f"Today: {subject}", "scenario": f"With '{name}': {subject}",
+              "change": f"Change with '{name}': {subject}"}
+    values = {"baseline": before, "scenario": after, "change": change}
+    return {side: zone_map(baseline if side == "baseline" else variant, values[side], tips, title=titles[side],
+                           legend_title=change_legend if side == "change" else legend,
+                           scale=change_scale_ if side == "change" else scale, k=k, overlays=overlays[side])
+            for side in SIDES}
+
+
+def destinations_of(twin: Twin, to: str) -> gpd.GeoDataFrame | None:
+    """The destinations of ``to`` when they are features of the twin (not, e.g., a transit mode's stops)."""
+    return destinations(twin, to) if to in destination_names(twin) else None
+
+
+def scenario_map(results: xr.DataTree, key: str, *, group: str, view: str, baseline: Twin, variant: Twin,
+                 changes: gpd.GeoDataFrame | None = None, minutes: float | None = None) -> ZoneMap:
+    """One of :func:`scenario_maps`: ``view`` is baseline, scenario or change."""
+    if view not in SIDES:
+        raise TwinError(f"view: unknown '{view}'; expected one of {', '.join(SIDES)}")
+    return scenario_maps(results, key, group=group, minutes=minutes, baseline=baseline, variant=variant,
+                         changes=changes)[view]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,6 +30,7 @@ class Step:
     intervention: Unit
     resolution: Resolution
     notes: list[str]  # the resolution's notes, each prefixed with "[index] "
+    warnings: list[str] = field(default_factory=list)  # the resolution's warnings, with file:line: field first
 
     @property
     def applied(self) -> bool:
@@ -42,8 +43,9 @@ class Plan:
     """A scenario resolved against a baseline twin: the steps, every problem, and the variant twin they build.
 
     ``problems`` are one line each, ``file:line: field: what; expected`` (interventions in order, conflicts
-    between them, then indicators and groups); with any, :func:`apply` refuses. ``twin`` is the variant (the
-    steps without problems applied in order); the baseline is never changed.
+    between them, then indicators and groups); with any, :func:`apply` refuses. ``warnings`` (same form) do not
+    stop it: what the plan does but probably should not (a new building over one that stays). ``twin`` is the
+    variant (the steps without problems applied in order); the baseline is never changed.
     """
 
     scenario: Scenario
@@ -57,6 +59,12 @@ class Plan:
     def notes(self) -> list[str]:
         """What each intervention will do, in plain words, ``[index]`` first."""
         return [note for step in self.steps for note in step.notes]
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the plan does that the planner probably did not mean, ``file:line: field: what`` each: printed by
+        ``sandbox check`` and ``sandbox run``, never a reason to refuse."""
+        return [warning for step in self.steps for warning in step.warnings]
 
     @property
     def flood(self) -> Step | None:
@@ -126,7 +134,8 @@ def plan(scenario: Scenario, twin: Twin) -> Plan:
                 problems.append(f"{where}: building {building} is also changed by "
                                 f"interventions[{changed_by[building]}]; expected each building to be changed once")
             changed_by.setdefault(building, index)
-        step = Step(index, intervention, resolution, [f"[{index}] {note}" for note in resolution.notes])
+        step = Step(index, intervention, resolution, [f"[{index}] {note}" for note in resolution.notes],
+                    [f"{where}: {warning}" for warning in resolution.warnings])
         if step.applied:
             current = intervention.apply(current, resolution, context)
         steps.append(step)

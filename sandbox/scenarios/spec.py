@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, StrictInt, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PrivateAttr,
+    StrictInt,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from ..twin import GROUP_COLUMNS
 from .fields import Mode, Model
@@ -96,3 +104,34 @@ class Scenario(Model):
         line = self._lines.get(tuple(path))
         place = f"{self._source or self.name}" + (f":{line}" if line else "")
         return f"{place}: {dotted}" if dotted else place
+
+    def _intervention_counts(self) -> str:
+        counts: dict[str, int] = {}
+        for intervention in self.interventions:
+            counts[intervention.type] = counts.get(intervention.type, 0) + 1
+        return ", ".join(f"{kind} x{n}" if n > 1 else kind for kind, n in counts.items()) or "none"
+
+    def __repr__(self) -> str:
+        return (f"Scenario({self.name!r}, twin={self.twin!r}, seed={self.seed}; interventions: "
+                f"{self._intervention_counts()}; indicators: {', '.join(i.key for i in self.indicators)})")
+
+    def _repr_html_(self) -> str:
+
+        def items(lines: list[str]) -> str:
+            return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else "none"
+
+        def fields(model: Model) -> str:
+            text = ", ".join(f"{k}: {v}" for k, v in model.model_dump(exclude={"type"}, exclude_none=True).items())
+            return text if len(text) <= 160 else text[:159] + "…"
+
+        description = f"<br>{html.escape(self.description)}" if self.description else ""
+        rows = [("scenario", f"<b>{html.escape(self.name)}</b>{description}"),
+                ("twin", html.escape(f"{self.twin} (seed {self.seed}; zones with fewer than {self.outputs.k} "
+                                     "households hidden)")),
+                ("interventions", items([f"[{i}] {x.type}: {fields(x)}" for i, x in enumerate(self.interventions)])),
+                ("indicators", items([f"{i.key}: within {', '.join(f'{m:g}' for m in i.minutes)} min"
+                                      for i in self.indicators])),
+                ("groups", html.escape(", ".join(self.groups)))]
+        return ("<table>" + "".join(f'<tr><th style="text-align: left; vertical-align: top">{name}</th>'
+                                    f'<td style="text-align: left">{cell}</td></tr>' for name, cell in rows)
+                + "</table>")

@@ -10,6 +10,7 @@ import pandas as pd
 import shapely
 from pydantic import Field, StrictInt, model_validator
 
+from ...features import building_kinds
 from ...layers import assign_zones
 from ...population import ADULT_AGE, ELDERLY_AGE
 from ...twin import Twin
@@ -75,9 +76,25 @@ class AddHousing(Located, Unit):
         out.notes.append(f"add_housing: {sum(kinds.values())} households ({mix}) in '{self.name}', "
                          f"{self.levels} storeys on {footprint.area:,.0f} m2")
         if overlapped:
-            out.notes.append(f"add_housing: the site overlaps {len(overlapped)} existing building(s) "
-                             f"({', '.join(map(str, overlapped[:10]))}); they stay unless removed")
+            out.warnings.append(self._overlap_warning(twin, overlapped))
         return out
+
+    def _overlap_warning(self, twin: Twin, overlapped: list[int]) -> str:
+        """A new building over ones that stay (an earlier remove_buildings would have taken them away): which ones
+        and the homes in them, since the variant would then stack new homes on standing ones."""
+        tags = building_kinds(twin.layers["buildings"])  # as `sandbox layers` lists them
+        homes = twin.households["building_id"].value_counts()
+
+        def described(i: int) -> str:
+            n = int(homes.get(i, 0))
+            return f"{i} ({tags[i]}, {n} household{'s' * (n != 1)})" if n else f"{i} ({tags[i]})"
+
+        shown = overlapped[:10]
+        more = f" and {len(overlapped) - 10} more" if len(overlapped) > 10 else ""
+        field = "at" if self.at is not None else "area_file" if self.area_file is not None else "area"
+        return (f"{field}: the site of '{self.name}' overlaps {len(overlapped)} building(s) that stay: "
+                f"{', '.join(map(described, shown))}{more}; expected a free site, or remove_buildings with "
+                f"ids: [{', '.join(map(str, shown))}] before it")
 
     def apply(self, twin: Twin, resolution: Housing, ctx: Context) -> Twin:
         footprint = resolution.footprint

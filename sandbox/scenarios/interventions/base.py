@@ -42,13 +42,16 @@ class Context:
 class Resolution:
     """What an intervention selects on a twin, found once: apply uses it and never selects again.
 
-    ``notes`` and ``problems`` are one line each (problems without the file:line prefix), ``buildings`` the ids it
-    changes (two interventions changing one building conflict), ``counts`` its effects (e.g. displaced_households).
-    Each unit extends it with its own selection (ids, footprints, edge flags, depth grids, households).
+    ``notes``, ``warnings`` and ``problems`` are one line each (warnings and problems without the file:line
+    prefix); a warning is something the plan can do but the planner probably did not mean (a new building over
+    one that stays), a problem stops the plan. ``buildings`` are the ids it changes (two interventions changing one
+    building conflict), ``counts`` its effects (e.g. displaced_households). Each unit extends it with its own
+    selection (ids, footprints, edge flags, depth grids, households).
     """
 
     notes: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
     buildings: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=dict)
 

@@ -127,13 +127,16 @@ class Flood(Located, Unit):
         return out
 
     def apply(self, twin: Twin, resolution: Water, ctx: Context) -> Twin:
-        from ...hazards import impacts
+        from ...hazards import flood, impacts
 
         depth = resolution.depth
         if twin.flood_depth is not None:
             depth = np.maximum(depth, twin.flood_depth.rio.reproject_match(depth).fillna(0))
         factors, resolution.street_depths = impacts.flooded_network(twin, depth, self.passable_m)
-        return twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors)
+        provenance = dict(twin.provenance)
+        if self.raster_file:  # its data is credited on every map and report that draws it
+            provenance[f"flood_depth:{self.raster_file}"] = flood.raster_provenance(ctx.path(self.raster_file))
+        return twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors, provenance=provenance)
 
     def impacts(self, variant_twin: Twin, resolution: Water, ctx: Context) -> FloodImpacts:
         """What the water reaches on the final variant twin (this flood the last one applied to it): homes,
