@@ -212,12 +212,14 @@ def access(
     groups = list(dict.fromkeys([*DEFAULT_GROUPS, group]))
     with errors.status(f"computing {measure} access to {to}..."):
         ds = compute(loaded, measure, to, mode=mode, minutes=sorted(minutes), groups=groups, capacity=capacity)
-        folder = write_access(out or Path("runs") / f"access-{to}-{group}", loaded, ds, group=group,
-                              minutes=min(minutes), k=k, versions=package_versions())
+        folder = write_access(out or Path("runs") / f"access-{to}-{group}", loaded, ds, group=group, k=k,
+                              versions=package_versions())
     summary = ds["share_not_reaching"].sel(group=group)
-    share = 1 - float(summary.sel(minutes=min(minutes)).item() if "minutes" in summary.dims else summary.item())
-    console.print(f"{share:.0%} of {words.group(group)} reach {words.destination(to)} within {min(minutes):g} "
-                  f"minutes {words.mode(mode)}")
+    thresholds = summary["minutes"].to_numpy() if "minutes" in summary.dims else [ds["minutes"].to_numpy()[-1]]
+    shares = [1 - float(summary.sel(minutes=m).item() if "minutes" in summary.dims else summary.item())
+              for m in thresholds]
+    reach = ", ".join(f"{share:.0%} within {m:g} minutes" for share, m in zip(shares, thresholds))
+    console.print(f"{words.group(group).capitalize()} reaching {words.destination(to)} {words.mode(mode)}: {reach}")
     console.print(f"wrote {folder}/access.html, access.gpkg, access.csv")
 
 

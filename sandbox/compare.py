@@ -152,16 +152,20 @@ def _values(values: xr.DataArray, group: str) -> xr.DataArray:
 
 def side_by_side(results: Sequence[xr.DataTree], names: Sequence[str]) -> xr.DataTree:
     """Several runs' results on one twin over a ``scenario`` dimension (the baseline first), for the indicators they
-    share; a zone hidden in any run is hidden in all, so no pair of runs reveals what one of them hides."""
+    share and the groups they share; a zone hidden in any run is hidden in all, so no pair of runs reveals what one
+    of them hides."""
     if len(results) < 2:
         raise DataError("compare: one run given; expected two or more runs to put side by side")
     shared = [key for key in indicator_names(results[0]) if all(key in r.children for r in results[1:])]
     if not shared:
         raise DataError("compare: the runs share no indicator; expected runs that measure the same things")
-    nodes = {"/": results[0].to_dataset(inherit=False).drop_attrs(deep=False)}
+    groups = [g for g in results[0]["group"].to_numpy() if all(g in r["group"].to_numpy() for r in results[1:])]
+    if not groups:
+        raise DataError("compare: the runs share no group; expected runs that measure the same groups")
+    nodes = {"/": results[0].to_dataset(inherit=False).drop_attrs(deep=False).sel(group=groups)}
     nodes["/"].attrs = {"scenarios": ", ".join(names), "twin": results[0].attrs.get("twin", "")}
     for key in shared:
-        datasets = [r[key].to_dataset(inherit=False) for r in results]
+        datasets = [r[key].to_dataset().sel(group=groups) for r in results]
         hidden = xr.concat([ds["suppressed"] for ds in datasets], dim="run").any("run")
         # Per side: zonal values and area-wide ones (share not reaching, medians); counts of households gaining
         # and losing belong to one comparison and are left out.

@@ -155,10 +155,10 @@ class Page:
         assert any(url.startswith("file:") for url in self.requests), \
             f"the network log recorded nothing, not even the page: {self.requests}"
         remote = [url[:200] for url in self.requests if not url.startswith(LOCAL_SCHEMES)]
-        assert not remote, f"{self.name} asked the network for {remote}"
+        assert not remote, f"{self.name} asked the network for {remote}; screenshots in {self.artefacts}"
         # Nothing ignored: a page that works offline has no reason to log an error.
         errors = [entry["message"][:500] for entry in self.console if entry["level"] == "SEVERE"]
-        assert not errors, f"{self.name} logged errors: {errors}"
+        assert not errors, f"{self.name} logged errors: {errors}; screenshots in {self.artefacts}"
 
     # -- the map
 
@@ -247,14 +247,18 @@ def page(driver, artefacts: Path, request: pytest.FixtureRequest) -> Page:
 # ------------------------------------------------------------------------------------------------------- tests
 
 def test_the_browser_blocks_and_records_network_requests(driver, page: Page, tmp_path: Path):
-    """The harness itself: a page that asks for an http image is seen asking, and is refused."""
+    """The harness itself: a page that asks for an http image is seen asking and is refused; its errors, logged
+    or thrown, are caught."""
     probe = tmp_path / "probe.html"
-    probe.write_text('<!DOCTYPE html><img src="http://192.0.2.1/probe.png">', encoding="utf-8")
+    probe.write_text('<!DOCTYPE html><img src="http://192.0.2.1/probe.png"><script>console.error("logged");'
+                     'setTimeout(() => { throw new Error("thrown"); });</script>', encoding="utf-8")
     page.open(probe)
     time.sleep(0.5)
     page.drain()
     assert "http://192.0.2.1/probe.png" in page.requests
     assert page.blocked, "the http request was not blocked"
+    severe = " ".join(entry["message"] for entry in page.console if entry["level"] == "SEVERE")
+    assert "logged" in severe and "thrown" in severe, page.console
     with pytest.raises(AssertionError, match="asked the network"):
         page.assert_offline_and_quiet()
 
@@ -263,7 +267,7 @@ def test_the_browser_blocks_and_records_network_requests(driver, page: Page, tmp
 def test_page_draws_its_map_offline_without_errors(request: pytest.FixtureRequest, page: Page, which: str):
     page.open(built(request, which))
     pixels = page.settled_map("drawn")
-    assert colours(pixels) > 50, f"{which}: only {colours(pixels)} colours in the map"
+    assert colours(pixels) > 50, f"{which}: only {colours(pixels)} colours in the map; see {page.artefacts}"
     page.save(page.driver.get_screenshot_as_png(), "window")
     page.assert_offline_and_quiet()
 
@@ -279,7 +283,8 @@ def test_report_controls_redraw_the_map_and_its_title(runs: dict[str, Path], pag
         other = next(value for value in options if value not in (chosen, "swipe"))
         page.choose(select_id, other)
         pixels = page.settled_map(f"{select_id}-{other}", unlike=pixels)
-        assert page.text("map-title") != title, f"#map-title stayed '{title}' after #{select_id} = {other}"
+        assert page.text("map-title") != title, \
+            f"#map-title stayed '{title}' after #{select_id} = {other}; see {page.artefacts}"
         title = page.text("map-title")
     page.assert_offline_and_quiet()
 
@@ -337,5 +342,5 @@ def test_compare_controls_redraw_the_map(compare_page: Path, page: Page):
     title = page.text("map-title")
     page.choose("show", "value")
     page.settled_map("show-value", unlike=pixels)
-    assert page.text("map-title") != title
+    assert page.text("map-title") != title, f"#map-title stayed '{title}' after #show = value; see {page.artefacts}"
     page.assert_offline_and_quiet()

@@ -70,8 +70,11 @@ def test_access_writes_a_map_and_tables_without_household_data(helsinki, tmp_pat
     result = runner.invoke(app, ["access", "--to", "care", "--group", "elderly", "--minutes", "5", "--minutes",
                                  "10", "--measure", "nearest", "--out", str(out)])
     assert result.exit_code == 0, result.output
-    assert "of elderly residents (65+) reach a health service" in result.stdout
+    assert "reaching a health service" in result.stdout
+    assert "% within 5 minutes" in result.stdout and "% within 10 minutes" in result.stdout  # every threshold
     assert sorted(p.name for p in out.iterdir()) == ["access.csv", "access.gpkg", "access.html", "manifest.json"]
+    page = (out / "access.html").read_text()
+    assert '<option value="5">5 min</option>' in page and 'value="10" selected' in page  # a map per threshold
     import geopandas as gpd
 
     table = gpd.read_file(out / "access.gpkg")

@@ -273,3 +273,13 @@ def test_compare_runs_side_by_side_and_refuses_mismatches(helsinki, tmp_path):
     assert forced.exit_code == 0, forced.output
     missing = runner.invoke(app, ["compare", str(tmp_path), str(folders[0])])
     assert missing.exit_code == 2 and "not a run folder" in missing.stderr
+
+
+def test_runs_with_different_groups_compare_on_the_groups_they_share(tiny):
+    from sandbox import compare_runs
+
+    spec = scenario("[{type: close_facility, names: [Clinic]}]", groups="[all, elderly, children]")
+    other = scenario("[{type: close_facility, names: [Clinic]}]", groups="[elderly, all]")
+    other = other.model_copy(update={"name": "tiny-other"})
+    comparison = compare_runs([run_scenario(spec, twin=tiny), run_scenario(other, twin=tiny)])
+    assert list(comparison.results["nearest-care-walk"]["group"].to_numpy()) == ["all", "elderly"]

@@ -16,7 +16,7 @@ from .._io import staged_folder
 from ..privacy import DEFAULT_K, suppress
 from ..results import is_count
 from ..twin import Twin
-from .maps import access_map, render_html
+from .maps import access_map, access_page
 from .layers import write_layers
 from .netcdf import write_results
 from .raster import write_depth_cog
@@ -58,11 +58,11 @@ def read_summary(folder: str | Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def write_access(folder: str | Path, twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None = None,
-                 k: int = DEFAULT_K, versions: dict[str, str | None] | None = None) -> Path:
-    """An accessibility folder: access.html (offline map), access.gpkg and access.csv (zones, small cells hidden)
-    and manifest.json (what was computed, from what). Household values are not written."""
-    zone_map = access_map(twin, ds, group=group, minutes=minutes, k=k)
+def write_access(folder: str | Path, twin: Twin, ds: xr.Dataset, *, group: str, k: int = DEFAULT_K,
+                 versions: dict[str, str | None] | None = None) -> Path:
+    """An accessibility folder: access.html (offline, a map per threshold), access.gpkg and access.csv (zones,
+    small cells hidden) and manifest.json (what was computed, from what). Household values are not written."""
+    zone_map = access_map(twin, ds, group=group, k=k)
     table = access_table(twin, ds, k=k)
     manifest = {
         "what": zone_map.title, "measure": ds.attrs["measure"], "to": ds.attrs["to"], "mode": ds.attrs["mode"],
@@ -71,7 +71,7 @@ def write_access(folder: str | Path, twin: Twin, ds: xr.Dataset, *, group: str, 
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "data": zone_map.credits,
     }
     with staged_folder(folder) as staging:
-        (staging / "access.html").write_text(render_html(zone_map), encoding="utf-8")
+        (staging / "access.html").write_text(access_page(twin, ds, group=group, k=k), encoding="utf-8")
         table.to_file(staging / "access.gpkg", layer="access", engine="pyogrio")
         table.drop(columns="geometry").to_csv(staging / "access.csv")
         write_json(staging / "manifest.json", manifest)

@@ -316,18 +316,21 @@ def zones_layer(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Sc
 
 
 def overlay_layers(twin: Twin, *, highlight: gpd.GeoDataFrame | None = None, highlight_kind: str = "",
-                   outlines: gpd.GeoDataFrame | None = None) -> tuple[list[pdk.Layer], list[tuple[str, str]]]:
+                   outlines: gpd.GeoDataFrame | None = None,
+                   changed: tuple[list[pdk.Layer], list[tuple[str, str]]] | None = None
+                   ) -> tuple[list[pdk.Layer], list[tuple[str, str]]]:
     """What is drawn over the zones (flood water, what the scenario changed, the destinations), and their legend
-    rows."""
+    rows. ``changed`` is :func:`change_layers` of ``outlines`` already made (a page shares them between maps)."""
     layers, symbols = [], []
     if twin.flood_depth is not None:
         layers.append(depth_layer(twin.flood_depth))
         symbols.append(("background: linear-gradient(90deg, rgb(107,174,214), rgb(8,48,107))",
                         "flood water, shallow to 2 m or deeper"))
-    if outlines is not None and len(outlines):
-        changed, rows = change_layers(outlines)
-        layers += changed
-        symbols += rows
+    if changed is None and outlines is not None and len(outlines):
+        changed = change_layers(outlines)
+    if changed is not None:
+        layers += changed[0]
+        symbols += changed[1]
     if highlight is not None and len(highlight):
         layers.append(_highlight_layer(highlight, highlight_kind))
         areas = highlight.geom_type.isin(["Polygon", "MultiPolygon"]).all()
@@ -425,7 +428,30 @@ def render_html(zone_map: ZoneMap) -> str:
     page = MapPage(zone_map.twin)
     page.add("", zone_map)
     return render_page("map.html.j2", title=zone_map.title, notes=zone_map.notes, credits=zone_map.credits,
-                       payload=page.payload(selects=[]))
+                       payload=page.payload(selects=[]), controls=[])
+
+
+def access_page(twin: Twin, ds: xr.Dataset, *, group: str, k: int = DEFAULT_K) -> str:
+    """The page of one accessibility result for one group, with a map per threshold and a select between them;
+    the note under the title gives the area-wide share at every threshold."""
+    minutes = [float(m) for m in ds["minutes"].to_numpy()]
+    maps_ = {m: access_map(twin, ds, group=group, minutes=m, k=k) for m in minutes}
+    page = MapPage(twin)
+    for m, each in maps_.items():
+        page.add(f"{m:g}", each)
+    shown = maps_[minutes[-1]]
+    notes = shown.notes
+    if ds.attrs["measure"] != "supply":
+        safe = suppress(ds, k=k)
+        shares = [f"{1 - float(safe['share_not_reaching'].sel(group=group, minutes=m)):.0%} within {m:g} minutes"
+                  for m in minutes]
+        notes = [f"Across the area, {words.group(group)} reaching {words.destination(ds.attrs['to'])} "
+                 f"{words.mode(ds.attrs['mode'])}: {', '.join(shares)}.", *shown.notes[1:]]
+    several = len(minutes) > 1
+    controls = [("minutes", "Within", [(f"{m:g}", f"{m:g} min") for m in minutes], f"{minutes[-1]:g}")] \
+        if several else []
+    return render_page("map.html.j2", title=shown.title, notes=notes, credits=shown.credits,
+                       payload=page.payload(selects=["minutes"] if several else []), controls=controls)
 
 
 def write_html(zone_map: ZoneMap, path: str | Path) -> Path:
@@ -566,7 +592,8 @@ def scenario_maps(results: xr.DataTree, key: str, *, group: str, minutes: float 
                                  f"{who}")
     tips = pd.Series(tooltips, dtype=object)
     if overlays is None:
-        made = {id(twin_): overlay_layers(twin_, outlines=changes, highlight=destinations_of(twin_, to),
+        changed = change_layers(changes) if changes is not None and len(changes) else None
+        made = {id(twin_): overlay_layers(twin_, changed=changed, highlight=destinations_of(twin_, to),
                                           highlight_kind=destination_label(to)) for twin_ in (baseline, variant)}
         overlays = {side: made[id(baseline if side == "baseline" else variant)] for side in SIDES}
     change_scale_ = change_scale(change.to_numpy(), unit=unit, percent=measure != "supply")

@@ -13,7 +13,7 @@ import xarray as xr
 from .. import words
 from ..results import BASELINE, SCENARIO, SIDES, indicator_names
 from ..twin import Twin
-from .maps import (MapPage, change_scale, credits, destination_label, overlay_layers, quantile_scale,
+from .maps import (MapPage, change_layers, change_scale, credits, destination_label, overlay_layers, quantile_scale,
                    scenario_maps, share_scale, zone_map, destinations_of)
 from .pages import render_page
 from .summary import HIDDEN, value
@@ -29,13 +29,14 @@ def render_report(results: xr.DataTree, summary: dict, *, baseline: Twin, varian
     groups = [str(g) for g in results["group"].to_numpy()]
     page = MapPage(variant)
     made: dict[tuple[int, str], Any] = {}  # overlays per twin and destination, shared by every map of the page
+    changed = change_layers(changes) if len(changes) else None
     for key in keys:
         to = results[key].attrs["to"]
         overlays = {}
         for side in SIDES:
             twin = baseline if side == BASELINE else variant
             if (id(twin), to) not in made:
-                made[(id(twin), to)] = overlay_layers(twin, outlines=changes, highlight=destinations_of(twin, to),
+                made[(id(twin), to)] = overlay_layers(twin, changed=changed, highlight=destinations_of(twin, to),
                                                       highlight_kind=destination_label(to))
             overlays[side] = made[(id(twin), to)]
         for group in groups:
