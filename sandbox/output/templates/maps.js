@@ -40,16 +40,18 @@
     const swipe = P.swipe && pick(P.swipe.select).value === P.swipe.value;
     const slot = P.swipe ? P.selects.indexOf(P.swipe.select) : -1;
     let left = P.maps[key(values)];
+    let legend = left.legend;
     if (swipe) {
       values[slot] = P.swipe.left; left = P.maps[key(values)];
       values[slot] = P.swipe.right; const right = P.maps[key(values)];
+      legend = right.legend;  // the same classes, and the scenario's overlays (a flood) too
       draw(1, right);
       pick("map-title").textContent = "Today (left) and with the scenario (right): " + left.title.replace(/^Today: /, "");
     } else {
       pick("map-title").textContent = left.title;
     }
     draw(0, left);
-    pick("legend").innerHTML = left.legend;
+    pick("legend").innerHTML = legend;
     if (containers[1]) containers[1].style.display = swipe ? "block" : "none";
     if (pick("swipe-bar")) pick("swipe-bar").style.display = swipe ? "block" : "none";
     if (swipe) cut();
