@@ -137,7 +137,8 @@ class ZoneMap:
         return [self.scale.index(float(self.values.get(zone_id, np.nan))) for zone_id in self.twin.layers["zones"].index]
 
     def tips(self) -> list[str]:
-        return [str(self.tooltips.get(zone_id, "")) for zone_id in self.twin.layers["zones"].index]
+        """Each zone's tooltip, escaped: deck.gl shows tooltips as HTML, and group names can be user columns."""
+        return [html.escape(str(self.tooltips.get(zone_id, ""))) for zone_id in self.twin.layers["zones"].index]
 
     def legend_html(self) -> str:
         """The legend: the classes with units in the title, no data, then the symbols of what is drawn on top."""

@@ -40,7 +40,7 @@
     const swipe = P.swipe && pick(P.swipe.select).value === P.swipe.value;
     const slot = P.swipe ? P.selects.indexOf(P.swipe.select) : -1;
     let left = P.maps[key(values)];
-    let legend = left.legend;
+    let legend = left && left.legend;
     if (swipe) {
       values[slot] = P.swipe.left; left = P.maps[key(values)];
       values[slot] = P.swipe.right; const right = P.maps[key(values)];
