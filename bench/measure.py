@@ -121,7 +121,7 @@ def large_twin() -> Twin | None:
     if not extracts:
         return None
     start = time.perf_counter()
-    twin = sandbox.build_twin(extracts[-1], name="large")
+    twin = sandbox.build_twin(extracts[-1], name="large", calibration="helsinki-centre")
     print(f"built {extracts[-1].name} in {time.perf_counter() - start:.1f} s", flush=True)
     return twin
 

@@ -40,7 +40,8 @@ def main() -> None:
     import pyogrio
 
     folder = Path(tempfile.mkdtemp()) / "helsinki"
-    build_s, twin = timed(lambda: sandbox.build_twin(helsinki_pbf(), name="helsinki"), max(1, args.repeats // 2))
+    build_s, twin = timed(lambda: sandbox.build_twin(helsinki_pbf(), name="helsinki", calibration="helsinki-centre"),
+                          max(1, args.repeats // 2))
     sandbox.save_twin(twin, folder)
     load_s, loaded = timed(lambda: sandbox.read_twin(folder), args.repeats)
     gpkg = folder / "layers.gpkg"
@@ -48,7 +49,7 @@ def main() -> None:
                                for name, _ in pyogrio.list_layers(gpkg)], args.repeats)
     assert loaded.fingerprint() == twin.fingerprint(), "a cached twin must equal the built one"
     tracemalloc.start()
-    sandbox.build_twin(helsinki_pbf(), name="helsinki")
+    sandbox.build_twin(helsinki_pbf(), name="helsinki", calibration="helsinki-centre")
     build_peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.reset_peak()
     sandbox.read_twin(folder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import shapely
 from . import layers as osm_layers
 from ._io import sha256_file
 from . import population
+from ._errors import TwinError
 from .network import MODES, Speeds, build_network, node_bounds
 from .twin import Twin
 
@@ -30,8 +32,10 @@ def build_twin(
     *,
     name: str,
     crs: str | int | None = None,
-    calibration: population.Calibration = population.HELSINKI_CENTRE,
     grid: PopulationGrid | None = None,
+    calibration: population.Calibration | str | None = None,
+    residents: int | None = None,
+    age_shares: Mapping[str, float] | None = None,
     household_params: population.HouseholdParams = population.HouseholdParams(),
     seed: int = 0,
     speeds: Speeds = Speeds(),
@@ -51,10 +55,15 @@ def build_twin(
         The twin's name, shown in reports.
     crs
         Metric CRS of the twin; by default the UTM zone of the data.
-    calibration
-        Totals and age shares for the synthetic population (used when ``grid`` is None).
-    grid
-        A population grid to disaggregate to residential buildings instead.
+    grid, calibration, residents, age_shares
+        The population, always chosen explicitly (nothing is assumed; a TwinError says what is missing):
+
+        - ``grid``: a population grid to disaggregate to residential buildings (nothing else with it);
+        - ``calibration``: a synthetic population with the residents and age shares of a ``population.Calibration``
+          or of a shipped one named in ``population.CALIBRATIONS`` (``"helsinki-centre"``: central Helsinki's
+          10,287 residents, HSY 2015);
+        - ``residents`` with ``age_shares`` (band -> share, keys ``population.AGE_BANDS``) or with ``calibration``
+          for the age shares: a synthetic population of that many residents.
     seed
         Seed of the synthetic population: the same seed gives the same households.
     dem
@@ -64,6 +73,10 @@ def build_twin(
     progress
         Optional callable taking a short message, called before each step.
     """
+    if grid is not None and (calibration is not None or residents is not None or age_shares is not None):
+        raise TwinError("build_twin: population: grid= and calibration=/residents=/age_shares= both given; a grid "
+                        "brings its own residents and ages: pass one or the other")
+    synthetic = None if grid is not None else _synthetic_population(calibration, residents, age_shares)
     step = progress or (lambda message: None)
     step("reading OpenStreetMap")
     source = osm_layers.read_osm(osm)
@@ -113,13 +126,15 @@ def build_twin(
         }
 
     step("placing households")
-    if grid is None:
+    if synthetic is not None:
+        calibration, described, licence = synthetic
         households = population.synthesize_households(buildings, calibration, seed=seed, params=household_params)
         provenance["households"] = {
-            "source": f"synthetic population (sandbox.population), calibrated on {calibration.source}",
-            "licence": "CC BY 4.0 (calibration data); synthetic households are not real people",
-            "how": f"seed {seed}; {calibration.residents} residents; age shares {dict(calibration.age_shares)}; "
-                   f"{household_params}; placed in residential buildings by floor area",
+            "source": described,
+            "licence": licence,
+            "how": f"synthetic households (sandbox.population), seed {seed}; {calibration.residents} residents; "
+                   f"age shares {dict(calibration.age_shares)}; {household_params}; placed in residential "
+                   "buildings by floor area",
             "created": when,
         }
     else:
@@ -145,3 +160,36 @@ def build_twin(
     return Twin(name=name, crs=target.to_string(), layers=layers, households=households, networks=networks,
                 terrain=terrain, provenance=provenance)
 
+
+def _synthetic_population(calibration: population.Calibration | str | None, residents: int | None,
+                          age_shares: Mapping[str, float] | None) -> tuple[population.Calibration, str, str]:
+    """The calibration of a synthetic population that ``build_twin``'s arguments choose, what provenance says of
+    it and its licence; a TwinError when the choice is missing or ambiguous."""
+    names = " or ".join(repr(name) for name in population.CALIBRATIONS)
+    if calibration is None and residents is None and age_shares is None:
+        raise TwinError(f"build_twin: no population chosen; pass grid=PopulationGrid(...), calibration={names} or "
+                        "a population.Calibration, or residents=N with age_shares={band: share} or calibration= "
+                        "for the age shares")
+    if calibration is not None and age_shares is not None:
+        raise TwinError("build_twin: age shares given twice (calibration= and age_shares=); pass one of them")
+    if residents is None and calibration is None:
+        raise TwinError("build_twin: age_shares= without residents=; pass residents=N as well")
+    if residents is not None and calibration is None and age_shares is None:
+        raise TwinError(f"build_twin: residents={residents!r} without age shares; pass age_shares={{band: share}} "
+                        f"or calibration={names} for them")
+    if isinstance(calibration, str):
+        name, calibration = calibration, population.calibration_named(calibration)
+    else:
+        name = next((key for key, known in population.CALIBRATIONS.items() if known == calibration), None)
+    not_real = "synthetic households are not real people"
+    licence = f"{'CC BY 4.0 (calibration data)' if name else 'see the calibration source'}; {not_real}"
+    if calibration is not None:
+        of = f"age shares of {calibration.source or 'a calibration given by the user'}"
+    if residents is None:  # the calibration's residents and age shares
+        described = f"synthetic population of {calibration.residents} residents, {of}"
+        return calibration, (f"calibration {name}: {described}" if name else described), licence
+    if calibration is None:
+        of, licence = "age shares given by the user", f"given by the user; {not_real}"
+    described = f"synthetic population of {residents} residents given by the user, {of}"
+    shares = calibration.age_shares if calibration is not None else age_shares
+    return population.Calibration(residents=residents, age_shares=shares, source=described), described, licence

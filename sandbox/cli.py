@@ -11,6 +11,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import words
@@ -20,6 +21,22 @@ app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Urban digital-twin scenario sandbox: what-if scenarios, accessibility, floods.")
 console = Console(soft_wrap=True)
 errors = Console(stderr=True)
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        from . import __version__
+
+        print(f"sandbox {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    pass
 
 
 def user_errors(command: Callable) -> Callable:
@@ -38,6 +55,16 @@ def user_errors(command: Callable) -> Callable:
 
 def _progress(status: Any) -> Callable[[str], None]:
     return lambda message: status.update(f"[bold]{message}...")
+
+
+def _check_out(folder: Path, *, replace: bool = True) -> None:
+    """Fail before any work, in one line, when --out cannot be written: a file, read-only, no permission, a full
+    disk. ``replace``: the folder itself is written; otherwise folders are written into it. Creates nothing."""
+    from ._errors import writing
+    from ._io import check_writable
+
+    with writing(f"--out {folder}"):
+        check_writable(folder, replace=replace)
 
 
 def _load(twin: str) -> Any:
@@ -121,7 +148,8 @@ def layers(
     title = f"{layer}" + (f" of kind {kind}" if kind else "") + (
         f" within {within:g} m of {near}" if within is not None else f" nearest {near} first" if near else "")
     out = Table(title=f"{title}: {len(table)}", caption=f"id = {spec.id_name}: {spec.named_by}; lon/lat in WGS84")
-    rows = [[_cell(column, value) for column, value in row.items()] for row in table.to_dict("records")]
+    shown = table.astype(object).where(table.notna(), None)  # NA (a hidden count) prints as "hidden"
+    rows = [[_cell(column, value) for column, value in row.items()] for row in shown.to_dict("records")]
     # Only long names wrap: ids, kinds and coordinates are copied into scenario files and must stay whole.
     widths = [max([len(column), *(len(row[i]) for row in rows)]) for i, column in enumerate(table.columns)]
     widths = [min(width, 30) if column == "name" else width for column, width in zip(table.columns, widths)]
@@ -144,7 +172,9 @@ def _cell(column: str, value: Any) -> str:
         if column in ("lon", "lat"):
             return f"{value:.6f}"
         return f"{value:,.0f}" if column in ("area_m2", "distance_m") else f"{value:g}"
-    return "" if value is None else str(value)
+    if value is None:
+        return "hidden" if column == "households" else ""
+    return words.printable(value)
 
 
 @app.command()
@@ -156,15 +186,21 @@ def build(
     crs: Annotated[Optional[str], typer.Option(help="Metric CRS, e.g. EPSG:3067 (default: UTM zone).")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic population.")] = 0,
     residents: Annotated[Optional[int], typer.Option(
-        min=1, help="Residents of the synthetic population (default: central Helsinki's 10,287).")] = None,
+        min=1, help="Residents of a synthetic population; their ages from --age-shares or --calibration.")] = None,
+    age_shares: Annotated[Optional[str], typer.Option(
+        help="Age shares of the synthetic population: 0-9=0.07,10-19=0.05,...,80+=0.03 (every band).")] = None,
+    calibration: Annotated[Optional[str], typer.Option(
+        help="A shipped calibration: helsinki-centre (central Helsinki, HSY 2015: 10,287 residents and their age "
+             "shares; with --residents, only the age shares).")] = None,
     population_grid: Annotated[Optional[Path], typer.Option(
-        help="Population grid to disaggregate instead of the synthetic default.")] = None,
+        help="Population grid to disaggregate instead of a synthetic population.")] = None,
     grid_format: Annotated[str, typer.Option(help="Column names of the grid: hsy2015.")] = "hsy2015",
     grid_crs: Annotated[Optional[str], typer.Option(help="The grid's CRS if its file lacks an EPSG code.")] = None,
     dem: Annotated[Optional[Path], typer.Option(help="Elevation GeoTIFF.")] = None,
     dem_crs: Annotated[Optional[str], typer.Option(help="The DEM's CRS if its file lacks one.")] = None,
 ) -> None:
-    """Build a twin folder from your own files, once, to load it later by path."""
+    """Build a twin folder from your own files, once, to load it later by path. The population is your choice:
+    --population-grid, --calibration helsinki-centre, or --residents with --age-shares or --calibration."""
     from . import population
     from .build import PopulationGrid, build_twin
     from .twin import save_twin
@@ -174,16 +210,45 @@ def build(
         raise typer.BadParameter(f"unknown '{grid_format}'; expected one of {', '.join(formats)}",
                                  param_hint="--grid-format")
     grid = None if population_grid is None else PopulationGrid(population_grid, formats[grid_format], grid_crs)
-    calibration = population.HELSINKI_CENTRE
-    if residents is not None:
-        calibration = population.Calibration(residents=residents, age_shares=calibration.age_shares,
-                                             source=f"{residents} residents given by the user; age shares of "
-                                                    f"{calibration.source}")
+    shares = _population_choice(grid is not None, residents, age_shares, calibration)
+    _check_out(out)
     with errors.status("building twin...") as status:
-        twin = build_twin(osm, name=name or out.name, crs=crs, seed=seed, calibration=calibration, grid=grid,
-                          dem=dem, dem_crs=dem_crs, progress=_progress(status))
+        twin = build_twin(osm, name=name or out.name, crs=crs, seed=seed, grid=grid, calibration=calibration,
+                          residents=residents, age_shares=shares, dem=dem, dem_crs=dem_crs,
+                          progress=_progress(status))
         save_twin(twin, out)
     console.print(f"wrote {out} (fingerprint {twin.fingerprint()}); `sandbox info {out}` shows it")
+
+
+def _population_choice(grid: bool, residents: int | None, age_shares: str | None,
+                       calibration: str | None) -> dict[str, float] | None:
+    """Check that `sandbox build` was told where its population comes from (nothing is assumed); the parsed
+    --age-shares."""
+    from .population import CALIBRATIONS, parse_age_shares
+
+    names = "|".join(CALIBRATIONS)
+    if grid:
+        if residents is not None or age_shares is not None or calibration is not None:
+            raise SandboxError("--population-grid brings its own residents and ages; drop --residents, "
+                               "--age-shares and --calibration")
+        return None
+    if calibration is not None and calibration not in CALIBRATIONS:
+        raise SandboxError(f"--calibration: unknown '{calibration}'; expected one of {', '.join(CALIBRATIONS)}")
+    if residents is None and age_shares is None and calibration is None:
+        raise SandboxError(f"no population chosen; pass --population-grid FILE, --calibration {names} (its "
+                           "residents and age shares), or --residents N with --age-shares 0-9=...,80+=... or "
+                           f"--calibration {names} (its age shares)")
+    if age_shares is not None and calibration is not None:
+        raise SandboxError("--age-shares and --calibration both give age shares; pass one of them")
+    if residents is None and age_shares is not None:
+        raise SandboxError("--age-shares needs --residents N")
+    if residents is not None and age_shares is None and calibration is None:
+        raise SandboxError(f"--residents {residents} needs age shares; add --age-shares 0-9=...,80+=... or "
+                           f"--calibration {names}")
+    try:
+        return None if age_shares is None else parse_age_shares(age_shares)
+    except SandboxError as exc:
+        raise SandboxError(f"--age-shares{str(exc).removeprefix('age shares')}") from None
 
 
 
@@ -208,12 +273,13 @@ def access(
     from .output.folders import write_access
     from .run import package_versions
 
+    out = out or Path("runs") / f"access-{to}-{group}"
+    _check_out(out)
     loaded = _load(twin)
     groups = list(dict.fromkeys([*DEFAULT_GROUPS, group]))
     with errors.status(f"computing {measure} access to {to}..."):
         ds = compute(loaded, measure, to, mode=mode, minutes=sorted(minutes), groups=groups, capacity=capacity)
-        folder = write_access(out or Path("runs") / f"access-{to}-{group}", loaded, ds, group=group, k=k,
-                              versions=package_versions())
+        folder = write_access(out, loaded, ds, group=group, k=k, versions=package_versions())
     summary = ds["share_not_reaching"].sel(group=group)
     thresholds = summary["minutes"].to_numpy() if "minutes" in summary.dims else [ds["minutes"].to_numpy()[-1]]
     shares = [1 - float(summary.sel(minutes=m).item() if "minutes" in summary.dims else summary.item())
@@ -225,38 +291,53 @@ def access(
 
 def _print_problems(error: SandboxError) -> None:
     for line in getattr(error, "problems", None) or str(error).splitlines():
-        print(f"error: {line}", file=sys.stderr)
+        print(f"error: {words.printable(line)}", file=sys.stderr)
 
 
 def _print_warnings(warnings: list[str]) -> None:
     """What a plan does that the planner probably did not mean: on stderr, but not a failure (exit code 0)."""
     for line in warnings:
-        print(f"warning: {line}", file=sys.stderr)
+        print(f"warning: {words.printable(line)}", file=sys.stderr)
+
+
+def _say(text: str, *, bold: str = "") -> None:
+    """One line on stdout with the user's text shown as it is (control characters escaped, no rich markup);
+    ``bold`` goes first, in bold."""
+    head = f"[bold]{escape(words.printable(bold))}[/bold]" if bold else ""
+    console.print(head + escape(words.printable(text)), markup=True)
+
+
+ALLOW_PATH_HELP = ("A folder the scenario's files (area_file, raster_file, damage_curve, twin folder) may also lie in; "
+                   "by default only the scenario's own folder. Repeat for several.")
 
 
 @app.command()
-def check(files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")]) -> None:
+def check(
+    files: Annotated[list[Path], typer.Argument(help="Scenario YAML files.")],
+    allow_path: Annotated[Optional[list[Path]], typer.Option("--allow-path", help=ALLOW_PATH_HELP)] = None,
+) -> None:
     """Validate scenarios and dry-run their interventions on the twin, without computing indicators."""
     from .run import check as plan_scenario
+    from .scenarios.load import load_scenario
 
     failed = False
     for path in files:
         try:
-            planned = plan_scenario(path)
+            planned = plan_scenario(load_scenario(path, allow_paths=allow_path or ()))
         except SandboxError as exc:
             _print_problems(exc)
             failed = True
             continue
         problems, scenario = planned.problems, planned.scenario
         for line in problems:
-            print(f"error: {line}", file=sys.stderr)
+            print(f"error: {words.printable(line)}", file=sys.stderr)
         _print_warnings(planned.warnings)
         failed |= bool(problems)
         status = "problems" if problems else "ok"
-        console.print(f"[bold]{path}[/bold]: {status}: {len(scenario.interventions)} intervention(s), "
-                      f"{len(scenario.indicators)} indicator(s)", markup=True)
+        _say(f": {status}: {len(scenario.interventions)} intervention(s), {len(scenario.indicators)} indicator(s)",
+             bold=str(path))
         for note in planned.notes:
-            console.print(f"  {note}", markup=False)
+            _say(f"  {note}")
     if failed:
         raise typer.Exit(2)
 
@@ -267,33 +348,41 @@ def run(
     out: Annotated[Path, typer.Option(help="Folder for run folders (one per scenario, named after it).")] = Path("runs"),
     allow_microdata: Annotated[bool, typer.Option("--allow-microdata",
                                                   help="Also write household-level values.")] = False,
+    allow_path: Annotated[Optional[list[Path]], typer.Option("--allow-path", help=ALLOW_PATH_HELP)] = None,
 ) -> None:
     """Run scenarios: writes <out>/<name>/ with report.html, layers.gpkg, results.nc, indicators.csv,
     summary.json and manifest.json."""
+    from ._errors import writing
     from .output.summary import figures
     from .run import run_scenario
     from .scenarios.load import load_scenario
 
+    try:
+        _check_out(out, replace=False)
+    except SandboxError as exc:
+        _print_problems(exc)
+        raise typer.Exit(2) from None
     failed = False
     for path in files:
         try:
-            scenario = load_scenario(path)
+            scenario = load_scenario(path, allow_paths=allow_path or ())
             with errors.status(f"running {scenario.name}...") as status:
                 result = run_scenario(scenario, progress=_progress(status))
-                folder = result.write(out / scenario.name, allow_microdata=allow_microdata or None)
+                with writing(out / scenario.name):  # a full disk is one line too, and leaves nothing behind
+                    folder = result.write(out / scenario.name, allow_microdata=allow_microdata or None)
         except SandboxError as exc:
             _print_problems(exc)
             failed = True
             continue
         _print_warnings(result.plan.warnings)
-        console.print(f"[bold]{scenario.name}[/bold]: wrote {folder}/report.html")
+        _say(f": wrote {folder}/report.html", bold=scenario.name)
         summary = result.summary()
         for line in summary["headlines"]:
-            console.print(f"  {line}", markup=False)
+            _say(f"  {line}")
         for key, item in summary["indicators"].items():
-            console.print(f"  {key}: {item['what']}", markup=False)
+            _say(f"  {key}: {item['what']}")
             for group, row in item["groups"].items():
-                console.print(f"    {words.group(group)}: {figures(item, row, result.k)}", markup=False)
+                _say(f"    {words.group(group)}: {figures(item, row, result.k)}")
     if failed:
         raise typer.Exit(2)
 
@@ -312,9 +401,67 @@ def compare(
     from .output.report import render_comparison
     from .run import compare_runs
 
+    _check_out(out)
     comparison = compare_runs(runs, force=force)
     twin = load_twin(comparison.twin_reference)
     page = render_comparison(comparison.results, twin, names=comparison.names,
                              summaries=comparison.summaries, k=comparison.k)
     folder = write_comparison(out, page=page, results=comparison.results)
-    console.print(f"compared {', '.join(comparison.names)}: wrote {folder}/compare.html")
+    _say(f"compared {', '.join(comparison.names)}: wrote {folder}/compare.html")
+
+
+cache_app = typer.Typer(no_args_is_help=True, help="The cache of built twins and compiled kernels: where it is, "
+                                                   "what it holds; clear it.")
+app.add_typer(cache_app, name="cache")
+
+
+def _cache_source() -> str:
+    import os
+
+    if os.environ.get("SANDBOX_CACHE"):
+        return "from SANDBOX_CACHE"
+    return "the user cache folder" + (" (from XDG_CACHE_HOME)" if os.environ.get("XDG_CACHE_HOME") else "") + \
+        "; set SANDBOX_CACHE to move it"
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
+@cache_app.command("info")
+@user_errors
+def cache_info(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Where the cache is and what it holds: built twins (current or left by an older version), compiled kernels."""
+    from .catalog import cache_dir, cache_entries
+
+    entries = [entry for entry in cache_entries() if entry["kind"] != "locks"]
+    if as_json:
+        print(json.dumps({"cache_dir": str(cache_dir()), "entries": entries}, indent=2))
+        return
+    console.print(f"cache: {cache_dir()} ({_cache_source()})", markup=False)
+    if not entries:
+        console.print("empty", markup=False)
+        return
+    table = Table()
+    for column in ("entry", "what", "size"):
+        table.add_column(column, justify="right" if column == "size" else "left")
+    for entry in entries:
+        what = entry.get("what") or (f"twin {entry['twin']}, fingerprint {entry['fingerprint']}"
+                                     + ("" if entry["current"] else " (stale: built by another version)"))
+        table.add_row(Path(entry["path"]).name, what, _megabytes(entry["size_bytes"]))
+    console.print(table)
+    console.print(f"total {_megabytes(sum(entry['size_bytes'] for entry in entries))}; "
+                  "`sandbox cache clear` deletes it all (twins are rebuilt when next needed)", markup=False)
+
+
+@cache_app.command("clear")
+@user_errors
+def cache_clear() -> None:
+    """Delete the built twins and compiled kernels (rebuilt when next needed); other files there are kept."""
+    from .catalog import cache_dir, clear_cache
+
+    removed = clear_cache()
+    console.print(f"removed {len(removed)} entries ({_megabytes(sum(e['size_bytes'] for e in removed))}) "
+                  f"from {cache_dir()}", markup=False)

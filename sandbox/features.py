@@ -16,6 +16,7 @@ import pandas as pd
 import shapely
 
 from ._errors import TwinError
+from .privacy import DEFAULT_K, complete, small
 from .twin import Twin
 
 __all__ = ["LAYERS", "FeatureLayer", "building_kinds", "list_features", "parse_lonlat"]
@@ -150,8 +151,7 @@ def _extras(twin: Twin, spec: FeatureLayer, frame: gpd.GeoDataFrame) -> dict[str
     out = {}
     for column in spec.extras:
         if column == "households":
-            counts = twin.households.groupby("building_id").size()
-            out[column] = counts.reindex(frame.index, fill_value=0).to_numpy(dtype=np.int64)
+            out[column] = building_households(twin, frame.index)
         elif column == "residential":
             out[column] = frame[column].astype(bool).to_numpy()
         elif column == "area_m2":
@@ -159,6 +159,16 @@ def _extras(twin: Twin, spec: FeatureLayer, frame: gpd.GeoDataFrame) -> dict[str
         elif column in frame:
             out[column] = frame[column].to_numpy()
     return out
+
+
+def building_households(twin: Twin, ids: pd.Index, *, k: int = DEFAULT_K) -> pd.arrays.IntegerArray:
+    """Households per building, as a planner may see them: counts of 1 to ``k`` - 1 hidden (NA), and more buildings
+    hidden with them where the twin's total less the shown buildings would give a hidden one away."""
+    everyone = twin.households.groupby("building_id").size().reindex(twin.layers["buildings"].index, fill_value=0)
+    counts = everyone.to_numpy(dtype=float)[None, :]
+    hidden, _ = complete(small(counts, k), [(counts, np.ones(1, bool))], k=k)
+    shown = pd.Series(pd.array(everyone.to_numpy(), dtype="Int64"), index=everyone.index).mask(hidden[0])
+    return shown.reindex(ids).array
 
 
 def _did_you_mean(word: str, choices: pd.Series) -> str:

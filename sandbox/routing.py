@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
 from ._errors import TwinError
+from ._io import cache_dir
+
+# The kernels are compiled once and cached (cache=True): beside the twins (<cache>/numba), not in site-packages.
+# numba reads this when it is first imported; a NUMBA_CACHE_DIR the user set wins.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir() / "numba"))
+
+from numba import njit  # noqa: E402
 
 _INT32_MAX = np.iinfo(np.int32).max
 

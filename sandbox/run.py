@@ -18,7 +18,7 @@ import pandas as pd
 import xarray as xr
 import yaml
 
-from ._errors import DataError, ScenarioError
+from ._errors import DataError, ScenarioError, writing
 from ._io import sha256_file, staged_folder
 from .catalog import NAMED_TWINS, load_twin
 from .compare import compare, household_values, side_by_side
@@ -118,7 +118,7 @@ class Run:
         extra = {"interventions": self.changes}
         if self.flood is not None:
             extra.update(flooded_buildings=self.flood.buildings, flooded_streets=self.flood.streets)
-        with staged_folder(folder) as staging:
+        with writing(folder), staged_folder(folder) as staging:
             folders.write_run_files(staging, results=self.results, summary=self.summary(), extra_layers=extra,
                                     report=self.report(), flood_depth=self.twin.flood_depth,
                                     microdata=microdata(self) if allow else None, baseline=self.baseline,

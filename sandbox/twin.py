@@ -21,8 +21,8 @@ import pyogrio
 import shapely
 import xarray as xr
 
-from ._errors import DataError, TwinError
-from ._io import staged_folder
+from ._errors import DataError, TwinError, writing
+from ._io import sha256_file, staged_folder
 from .network import network_from_frames, network_to_frames, node_bounds
 
 FORMAT_VERSION = 1
@@ -232,8 +232,10 @@ def _column_bytes(series: pd.Series) -> bytes:
 
 
 def save_twin(twin: Twin, folder: str | Path) -> Path:
-    """Write a twin folder (GeoPackage, optional GeoTIFF, twin.json); written aside, then moved into place."""
-    with staged_folder(folder) as staging:
+    """Write a twin folder (GeoPackage, optional GeoTIFF, twin.json); written aside, then moved into place.
+    twin.json records every file's sha256, which :func:`read_twin` checks. Raises OutputError (one line) when the
+    folder cannot be written (read-only, a file, disk full)."""
+    with writing(folder), staged_folder(folder) as staging:
         gpkg = staging / "layers.gpkg"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -258,25 +260,79 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
             "layers": {name: layer.index.name for name, layer in twin.layers.items()},
             "networks": network_attrs,
             "provenance": {k: dict(v) for k, v in twin.provenance.items()},
+            # Checked on every load: a hash of the bytes costs milliseconds, the fingerprint a tenth of a second.
+            "files": {path.name: sha256_file(path) for path in sorted(staging.iterdir()) if path.is_file()},
         }
         (staging / "twin.json").write_text(json.dumps(manifest, indent=2, default=str))
     return Path(folder)
 
 
 def read_twin(folder: str | Path) -> Twin:
-    """Load a twin folder written by :func:`save_twin`."""
+    """Load a twin folder written by :func:`save_twin`, after checking its files against the sha256 recorded in
+    twin.json (a folder written before hashes were recorded is checked against its fingerprint instead).
+    Raises DataError for a twin.json that is missing, unreadable or incomplete, TwinError for changed files."""
     folder = Path(folder)
-    manifest_path = folder / "twin.json"
-    if not manifest_path.is_file():
+    manifest = _read_manifest(folder)
+    for name, expected in manifest.get("files", {}).items():
+        found = sha256_file(folder / name)
+        if found is None:
+            raise TwinError(f"{folder / name}: missing, though twin.json lists it; the folder was changed or "
+                            "damaged; rebuild it with sandbox build")
+        if found != expected:
+            raise TwinError(f"{folder / name}: does not match the hash recorded in twin.json; the folder was "
+                            "changed or damaged; rebuild it with sandbox build")
+    twin = _read_contents(folder, manifest)
+    if "files" not in manifest and "fingerprint" in manifest and twin.fingerprint() != manifest["fingerprint"]:
+        raise TwinError(f"{folder}: its content does not match the fingerprint recorded in twin.json; the folder "
+                        "was changed or damaged; rebuild it with sandbox build")
+    return twin
+
+
+_MANIFEST_KEYS = {"format_version": int, "name": str, "crs": str, "layers": dict, "networks": dict}
+_OPTIONAL_KEYS = {"fingerprint": str, "provenance": dict, "files": dict}
+
+
+def _read_manifest(folder: Path) -> dict[str, Any]:
+    """twin.json, checked for the keys and types the reader needs; each problem is one line."""
+    path = folder / "twin.json"
+    if not path.is_file():
         raise DataError(f"{folder}: not a twin folder (no twin.json); expected a folder written by save_twin "
                         "or `sandbox build`")
     try:
-        manifest = json.loads(manifest_path.read_text())
+        manifest = json.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError:
+        raise DataError(f"{path}: not text (binary content); expected the JSON written by save_twin; rebuild the "
+                        "twin folder") from None
     except json.JSONDecodeError as exc:
-        raise DataError(f"{manifest_path}: line {exc.lineno}: invalid JSON; rebuild the twin folder") from exc
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise DataError(f"{manifest_path}: format_version {manifest.get('format_version')!r} is not "
+        raise DataError(f"{path}: line {exc.lineno}: invalid JSON; rebuild the twin folder") from exc
+    except OSError as exc:
+        raise DataError(f"{path}: cannot be read ({exc.strerror or exc}); rebuild the twin folder") from exc
+    if not isinstance(manifest, dict):
+        raise DataError(f"{path}: a JSON {type(manifest).__name__}, not an object; expected the JSON written by "
+                        "save_twin; rebuild the twin folder")
+    if "format_version" in manifest and manifest["format_version"] != FORMAT_VERSION:
+        raise DataError(f"{path}: format_version {manifest.get('format_version')!r} is not "
                         f"{FORMAT_VERSION}; rebuild the twin with this version of sandbox")
+    missing = [key for key in _MANIFEST_KEYS if key not in manifest]
+    if missing:
+        raise DataError(f"{path}: no {', '.join(missing)}; expected the keys save_twin writes "
+                        f"({', '.join(_MANIFEST_KEYS)}); rebuild the twin folder")
+    wrong = [f"{key} is a {type(manifest[key]).__name__}, expected a {kind.__name__}"
+             for key, kind in {**_MANIFEST_KEYS, **_OPTIONAL_KEYS}.items()
+             if key in manifest and not isinstance(manifest[key], kind)]
+    if not wrong:
+        wrong += [f"files[{name!r}] is not a hash" for name, value in manifest.get("files", {}).items()
+                  if not isinstance(value, str) or Path(name).name != name]
+        wrong += [f"layers[{name!r}] is not a column name" for name, index in manifest["layers"].items()
+                  if not isinstance(index, str)]
+        wrong += [f"networks[{mode!r}] is not an object" for mode, attrs in manifest["networks"].items()
+                  if not isinstance(attrs, dict)]
+    if wrong:
+        raise DataError(f"{path}: {'; '.join(wrong)}; rebuild the twin folder")
+    return manifest
+
+
+def _read_contents(folder: Path, manifest: dict[str, Any]) -> Twin:
     gpkg = folder / "layers.gpkg"
     crs = manifest["crs"]
     try:
@@ -302,4 +358,4 @@ def read_twin(folder: str | Path) -> Twin:
 
             grids[name] = read_dem(folder / f"{name}.tif").rename(name if name != "terrain" else "elevation_m")
     return Twin(name=manifest["name"], crs=crs, layers=layers, households=households, networks=networks,
-                provenance=manifest["provenance"], edge_factors=factors, **grids)
+                provenance=manifest.get("provenance", {}), edge_factors=factors, **grids)

@@ -56,3 +56,32 @@ def amount(to: str, capacity: str | None) -> str:
     if capacity.endswith("_m2"):
         return f"{name} {capacity[:-3].replace('_', ' ')} (m2)"
     return f"{name} {capacity.replace('_', ' ')}"
+
+
+# --- text that is safe to show ------------------------------------------------------------------------------------
+
+# Bidirectional controls reorder the text around them (U+202E turns "exe.txt" into "txt.exe"): shown as \u202e.
+BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A), 0x200E, 0x200F, 0x061C])
+# C0 controls (ESC, BEL, CR, newline...), DEL and C1 controls: a terminal obeys them (retitle, clear, move), so a
+# printed line shows them as \x1b; U+2028/9 break lines like a newline does.
+_CONTROLS = frozenset([*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029])
+
+
+def _escaped(code: int) -> str:
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+_PRINTABLE = {code: _escaped(code) for code in _CONTROLS | BIDI_CONTROLS}
+_BIDI_VISIBLE = {code: _escaped(code) for code in BIDI_CONTROLS}
+
+
+def printable(text: object) -> str:
+    """``text`` as one line a terminal shows as it is: control characters (C0, C1, ESC, newlines) and
+    bidirectional controls escaped, ``\\x1b[2J`` and ``\\u202e`` printed as those characters, not obeyed."""
+    return str(text).translate(_PRINTABLE)
+
+
+def bidi_visible(text: str) -> str:
+    """``text`` with its bidirectional controls (U+202A-202E, U+2066-2069, U+200E/F, U+061C) written out as
+    ``\\u202e``: an HTML page shows where they are instead of reordering the text around them."""
+    return text.translate(_BIDI_VISIBLE)

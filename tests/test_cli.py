@@ -44,7 +44,8 @@ def test_build_writes_a_twin_folder_that_info_reads(tmp_path):
     osm = tmp_path / "tiny.osm"
     osm.write_text(OSM_XML)
     out = tmp_path / "tiny-twin"
-    result = runner.invoke(app, ["build", str(osm), "--out", str(out), "--seed", "3", "--residents", "40"])
+    result = runner.invoke(app, ["build", str(osm), "--out", str(out), "--seed", "3", "--residents", "40",
+                                 "--calibration", "helsinki-centre"])
     assert result.exit_code == 0, result.output
     assert (out / "twin.json").is_file() and (out / "layers.gpkg").is_file()
     info = runner.invoke(app, ["info", str(out), "--json"])
@@ -57,11 +58,13 @@ def test_build_writes_a_twin_folder_that_info_reads(tmp_path):
 
 def test_build_errors_leave_nothing_behind(tmp_path):
     out = tmp_path / "never"
-    result = runner.invoke(app, ["build", str(tmp_path / "missing.osm.pbf"), "--out", str(out)])
+    result = runner.invoke(app, ["build", str(tmp_path / "missing.osm.pbf"), "--out", str(out),
+                                 "--calibration", "helsinki-centre"])
     assert result.exit_code == 2
     assert "missing.osm.pbf: file not found" in result.stderr
     assert not out.exists() and list(tmp_path.iterdir()) == []
-    bad_format = runner.invoke(app, ["build", str(tmp_path / "x.osm"), "--out", str(out), "--grid-format", "nope"])
+    bad_format = runner.invoke(app, ["build", str(tmp_path / "x.osm"), "--out", str(out), "--grid-format", "nope",
+                                     "--calibration", "helsinki-centre"])
     assert bad_format.exit_code == 2 and "unknown 'nope'" in bad_format.output
 
 
@@ -216,3 +219,100 @@ def test_check_warns_of_housing_over_a_home_that_stays_but_not_for_the_example(h
     fixed = runner.invoke(app, ["check", str(example)])
     assert fixed.exit_code == 0 and fixed.stderr == "" and "warning" not in fixed.output
     assert "[1] add_housing: 120 households (72 elderly alone, 36 elderly couple, 12 other)" in fixed.stdout
+
+
+# --- the place written to: checked before any work, one line, exit 2, nothing left behind ------------------------
+
+SCENARIO = Path(__file__).resolve().parents[1] / "scenarios" / "clinic-closure.yaml"
+
+
+def one_error_line(result) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
+def test_an_out_that_is_a_file_fails_before_any_work(tmp_path):
+    file = tmp_path / "taken"
+    file.write_text("not a folder")
+    expected = f"error: --out {file}: not a folder (it is a file); expected a folder you can write to"
+    for args in (["run", str(SCENARIO), "--out", str(file)],
+                 ["access", "--to", "care", "--twin", "no-such-twin", "--out", str(file)],
+                 ["build", str(tmp_path / "missing.osm.pbf"), "--calibration", "helsinki-centre", "--out", str(file)],
+                 ["compare", str(tmp_path / "no-run"), "--out", str(file)]):
+        assert one_error_line(runner.invoke(app, args)) == expected, args
+    inside = tmp_path / "taken" / "run"
+    assert one_error_line(runner.invoke(app, ["run", str(SCENARIO), "--out", str(inside)])) == (
+        f"error: --out {inside}: not a folder ({file} is a file); expected a folder you can write to")
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["taken"] and file.read_text() == "not a folder"
+
+
+def test_a_read_only_or_full_out_fails_before_any_work(tmp_path, monkeypatch):
+    import errno
+    import os
+    import tempfile
+
+    for code, words in ((errno.EROFS, "not writable (read-only file system); expected a folder you can write to"),
+                        (errno.EACCES, "not writable (permission denied); expected a folder you can write to"),
+                        (errno.ENOSPC, "cannot be written (no space left on device); free some space and try "
+                                       "again (nothing was written)")):
+        def refuse(*args, code=code, **kwargs):
+            raise OSError(code, os.strerror(code))
+
+        monkeypatch.setattr(tempfile, "mkstemp", refuse)
+        out = tmp_path / "runs"
+        assert one_error_line(runner.invoke(app, ["run", str(SCENARIO), "--out", str(out)])) == (
+            f"error: --out {out}: {words}")
+        monkeypatch.undo()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_disk_full_while_writing_is_one_line_and_leaves_nothing(helsinki, tmp_path, monkeypatch):
+    import errno
+    import os
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "manifest.json")
+
+    monkeypatch.setattr("sandbox.output.folders.write_json", full)
+    out = tmp_path / "care"
+    line = one_error_line(runner.invoke(app, ["access", "--to", "care", "--out", str(out)]))
+    assert line == (f"error: {out}: cannot be written (no space left on device); free some space and try again "
+                    "(nothing was written)")
+    runs = tmp_path / "runs"
+    line = one_error_line(runner.invoke(app, ["run", str(SCENARIO), "--out", str(runs)]))
+    assert line.startswith(f"error: {runs}/clinic-closure: cannot be written (no space left on device)")
+    assert list(tmp_path.iterdir()) == [], "no staging folder, and not the --out folder the write created"
+
+
+# --- sandbox cache ----------------------------------------------------------------------------------------------
+
+
+def test_cache_info_and_clear(helsinki, tmp_path, monkeypatch):
+    from sandbox.catalog import _cache_key, helsinki_pbf
+    from sandbox.twin import save_twin
+
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("SANDBOX_CACHE", str(cache))
+    empty = runner.invoke(app, ["cache", "info"])
+    assert empty.exit_code == 0 and f"cache: {cache} (from SANDBOX_CACHE)" in empty.stdout and "empty" in empty.stdout
+    twin = save_twin(helsinki, cache / f"helsinki-{_cache_key(helsinki_pbf())}")
+    stale = save_twin(helsinki, cache / "helsinki-0123456789ab")
+    (cache / "numba").mkdir()
+    (cache / "numba" / "kernel.nbc").write_bytes(b"x" * 1000)
+    (cache / "mine.txt").write_text("not ours")
+    result = runner.invoke(app, ["cache", "info"])
+    assert result.exit_code == 0, result.output
+    assert twin.name in result.stdout and helsinki.fingerprint() in result.stdout
+    assert "stale" in result.stdout and "numba" in result.stdout and "mine.txt" not in result.stdout
+    info = json.loads(runner.invoke(app, ["cache", "info", "--json"]).stdout)
+    assert info["cache_dir"] == str(cache)
+    kinds = {Path(entry["path"]).name: (entry["kind"], entry.get("current")) for entry in info["entries"]}
+    assert kinds == {twin.name: ("twin", True), stale.name: ("twin", False), "numba": ("numba", None)}
+    assert sum(entry["size_bytes"] for entry in info["entries"]) > 2 * (twin / "layers.gpkg").stat().st_size
+    cleared = runner.invoke(app, ["cache", "clear"])
+    assert cleared.exit_code == 0, cleared.output
+    assert "removed 3 entries" in cleared.stdout
+    assert sorted(path.name for path in cache.iterdir()) == ["locks", "mine.txt"]

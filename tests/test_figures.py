@@ -107,7 +107,7 @@ def test_hidden_zones_are_grey_and_the_legend_says_why(kamppi, written):
         assert np.allclose(zones.get_facecolor()[position], grey)
         assert count(panel(image, ax), over_white(grey)) > 1000
     labels = [" ".join(text.get_text().split()) for legend in figure.legends for text in legend.get_texts()]
-    assert HIDDEN_LABEL.format(k=5) == "hidden (fewer than 5 households) or no residents"
+    assert HIDDEN_LABEL.format(k=5) == "hidden (fewer than 5 households, or hidden with them) or no residents"
     assert HIDDEN_LABEL.format(k=5) in labels
     titles = [" ".join(legend.get_title().get_text().split()) for legend in figure.legends]
     assert "(% of residents)" in titles[0] and "percentage points" in titles[1]  # units in the legend

@@ -129,7 +129,8 @@ groups: [all, elderly]
 def test_real_helsinki_terrain_floods_the_market_square_before_kaartinkaupunki(shared_data):
     from sandbox.catalog import helsinki_pbf
 
-    twin = build_twin(helsinki_pbf(), name="hki-dem", crs=3067, dem=shared_data / "dem" / "L4133C_dem10m_epsg3067.tif")
+    twin = build_twin(helsinki_pbf(), name="hki-dem", crs=3067, calibration="helsinki-centre",
+                      dem=shared_data / "dem" / "L4133C_dem10m_epsg3067.tif")
     market, upper = (386330.0, 6671800.0), (386050.0, 6671600.0)
     ground = {name: float(twin.terrain.sel(x=xy[0], y=xy[1], method="nearest")) for name, xy in
               (("market", market), ("upper", upper))}

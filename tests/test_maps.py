@@ -43,4 +43,5 @@ def test_user_text_is_escaped_and_small_zones_are_explained():
     ds = access.within(twin, "parks", minutes=[5])
     page = render_html(access_map(twin, ds, group="all", k=5))
     assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page
-    assert "fewer than 5 households of residents; hidden to protect privacy" in page
+    assert "hidden to protect privacy (no households of residents, fewer than 5, or hidden alongside such a zone)" \
+        in page

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 
 import numpy as np
@@ -83,10 +84,10 @@ def test_twin_is_frozen(helsinki):
 
 
 def test_two_builds_give_the_same_fingerprint_and_the_seed_matters(helsinki):
-    first = build_twin(helsinki_pbf(), name="a", seed=0)
-    second = build_twin(helsinki_pbf(), name="b", seed=0)
+    first = build_twin(helsinki_pbf(), name="a", calibration="helsinki-centre", seed=0)
+    second = build_twin(helsinki_pbf(), name="b", calibration="helsinki-centre", seed=0)
     assert first.fingerprint() == second.fingerprint() == helsinki.fingerprint()
-    other_seed = build_twin(helsinki_pbf(), name="c", seed=1)
+    other_seed = build_twin(helsinki_pbf(), name="c", calibration="helsinki-centre", seed=1)
     assert other_seed.fingerprint() != first.fingerprint()
 
 
@@ -139,7 +140,8 @@ def test_real_population_grid_and_dem_build_a_twin(shared_data):
 
 
 def test_a_larger_real_extract_builds(shared_data):
-    twin = build_twin(shared_data / "osm" / "test_hki_centra.osm.pbf", name="centre", crs=3067)
+    twin = build_twin(shared_data / "osm" / "test_hki_centra.osm.pbf", name="centre", crs=3067,
+                      calibration="helsinki-centre")
     assert twin.crs == "EPSG:3067"
     assert twin.networks["walk"].number_of_nodes() > 20_000
     assert len(twin.layers["buildings"]) > 3_000
@@ -160,3 +162,85 @@ def test_edge_factors_are_part_of_the_twin_and_survive_a_round_trip(tmp_path):
     assert again.travel_time_factors("drive").tolist() == [1.0] * twin.networks["drive"].number_of_edges()
     with pytest.raises(TwinError, match=r"edge_factors\[walk\]: \(3,\) values; expected one per walk edge"):
         twin.replace(edge_factors={"walk": np.ones(3)})
+
+
+# --- caches you can trust: twin.json records each file's sha256, checked on every load ------------------------
+
+
+def damage(path, size=200_000):
+    """Garbage in the middle of a file, as a bad disk or an interrupted copy leaves it."""
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 - size // 2
+    data[middle:middle + size] = np.random.default_rng(0).integers(0, 256, size, dtype=np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+
+
+def test_a_damaged_twin_folder_is_one_line_error(helsinki, tmp_path):
+    folder = save_twin(helsinki, tmp_path / "my-twin")
+    manifest = json.loads((folder / "twin.json").read_text())
+    assert set(manifest["files"]) == {"layers.gpkg"} and len(manifest["files"]["layers.gpkg"]) == 64
+    damage(folder / "layers.gpkg")
+    with pytest.raises(TwinError) as caught:
+        read_twin(folder)
+    assert str(caught.value) == (f"{folder}/layers.gpkg: does not match the hash recorded in twin.json; the folder "
+                                 "was changed or damaged; rebuild it with sandbox build")
+    (folder / "layers.gpkg").unlink()
+    with pytest.raises(TwinError, match="layers.gpkg: missing, though twin.json lists it"):
+        load_twin(folder)
+
+
+def test_a_folder_without_hashes_is_checked_against_its_fingerprint(tmp_path):
+    from tests.tiny import tiny_twin
+
+    folder = save_twin(tiny_twin(), tmp_path / "old")
+    manifest = json.loads((folder / "twin.json").read_text())
+    del manifest["files"]  # as written before hashes were recorded
+    (folder / "twin.json").write_text(json.dumps(manifest))
+    assert read_twin(folder).fingerprint() == manifest["fingerprint"]
+    (folder / "twin.json").write_text(json.dumps({**manifest, "fingerprint": "0" * 16}))
+    with pytest.raises(TwinError, match="does not match the fingerprint recorded in twin.json"):
+        read_twin(folder)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda m: {k: v for k, v in m.items() if k != "crs"}, r"twin.json: no crs; expected the keys save_twin writes"),
+    (lambda m: {k: v for k, v in m.items() if k not in ("crs", "layers")}, r"twin.json: no crs, layers; "),
+    (lambda m: {**m, "layers": ["buildings"]}, r"twin.json: layers is a list, expected a dict; rebuild"),
+    (lambda m: [m], r"twin.json: a JSON list, not an object"),
+])
+def test_an_incomplete_twin_json_is_one_line_data_error(tmp_path, change, message):
+    from tests.tiny import tiny_twin
+
+    folder = save_twin(tiny_twin(), tmp_path / "twin")
+    (folder / "twin.json").write_text(json.dumps(change(json.loads((folder / "twin.json").read_text()))))
+    with pytest.raises(DataError, match=message) as caught:
+        read_twin(folder)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_binary_twin_json_is_one_line_data_error(tmp_path):
+    from tests.tiny import tiny_twin
+
+    folder = save_twin(tiny_twin(), tmp_path / "twin")
+    (folder / "twin.json").write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(DataError, match=r"twin.json: not text \(binary content\); expected the JSON written by "):
+        read_twin(folder)
+
+
+def test_a_damaged_named_cache_is_rebuilt_with_a_notice(helsinki, tmp_path, monkeypatch, capsys):
+    from sandbox.catalog import _cache_key, cache_dir
+
+    monkeypatch.setenv("SANDBOX_CACHE", str(tmp_path / "cache"))
+    folder = save_twin(helsinki, cache_dir() / f"helsinki-{_cache_key(helsinki_pbf())}")
+    assert load_twin("helsinki").fingerprint() == helsinki.fingerprint()
+    assert capsys.readouterr().err == ""
+    damage(folder / "layers.gpkg")
+    again = load_twin("helsinki")  # rebuilt from the OSM extract
+    assert again.fingerprint() == helsinki.fingerprint()
+    assert again.networks["walk"].number_of_edges() == helsinki.networks["walk"].number_of_edges()
+    notice = capsys.readouterr().err.splitlines()
+    assert notice == [f"notice: the cached helsinki twin is damaged (layers.gpkg: does not match the hash recorded "
+                      f"in twin.json); rebuilding it in {folder}"]
+    assert read_twin(folder).fingerprint() == helsinki.fingerprint()
+    assert {path.name for path in cache_dir().iterdir()} == {"locks", folder.name}, "no staging left over"
+

@@ -45,7 +45,7 @@ FLOOD_CLASSES = ((0.01, 0.25, "under 0.5 m deep"), (0.5, 0.75, "0.5-1 m deep"), 
 FLOOD_DEEPEST_M = 2.0
 FLOOD_ALPHA = 190 / 255
 NICE_LENGTHS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 25_000, 50_000)
-HIDDEN_LABEL = "hidden (fewer than {k} households) or no residents"
+HIDDEN_LABEL = "hidden (fewer than {k} households, or hidden with them) or no residents"
 
 # Where things go, in inches: the three maps on the left, the legends on the right, title above, credits below.
 TITLE_IN, PANEL_TITLE_IN, BOTTOM_IN, LEFT_IN, GAP_IN, MAP_WIDTH_IN = 0.8, 0.3, 0.5, 0.15, 0.1, 3.55

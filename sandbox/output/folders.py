@@ -11,7 +11,7 @@ import geopandas as gpd
 import pandas as pd
 import xarray as xr
 
-from .._errors import DataError
+from .._errors import DataError, writing
 from .._io import staged_folder
 from ..privacy import DEFAULT_K, suppress
 from ..results import is_count
@@ -70,7 +70,7 @@ def write_access(folder: str | Path, twin: Twin, ds: xr.Dataset, *, group: str, 
         "k": k, "twin": twin.name, "twin_fingerprint": twin.fingerprint(), "packages": versions or {},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "data": zone_map.credits,
     }
-    with staged_folder(folder) as staging:
+    with writing(folder), staged_folder(folder) as staging:
         (staging / "access.html").write_text(access_page(twin, ds, group=group, k=k), encoding="utf-8")
         table.to_file(staging / "access.gpkg", layer="access", engine="pyogrio")
         table.drop(columns="geometry").to_csv(staging / "access.csv")
@@ -100,7 +100,7 @@ def access_table(twin: Twin, ds: xr.Dataset, *, k: int = DEFAULT_K) -> gpd.GeoDa
 
 def write_comparison(folder: str | Path, *, page: str, results: xr.DataTree) -> Path:
     """A comparison folder: compare.html (tables and a map with a scenario selector) and compare.csv (long)."""
-    with staged_folder(folder) as staging:
+    with writing(folder), staged_folder(folder) as staging:
         (staging / "compare.html").write_text(page, encoding="utf-8")
         # One row per run and value: the "side" column names the run (baseline first).
         by_run = results.map_over_datasets(lambda ds: ds.rename({"scenario": "side"}) if "scenario" in ds.dims

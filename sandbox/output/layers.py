@@ -111,7 +111,8 @@ def zone_style(node: xr.Dataset, side: str, *, default_group: str) -> tuple[str,
         scale = share_scale()
     else:
         scale = quantile_scale(values.sel(side=[s for s in SIDES if s != CHANGE]).to_numpy().ravel(), unit=unit)
-    no_data = f"no residents of the group, or hidden (fewer than {node.attrs.get('k', 'k')} households)"
+    no_data = (f"no residents of the group, or hidden (fewer than {node.attrs.get('k', 'k')} households, or hidden "
+               "with them)")
     qml = graduated_qml(name, scale, values.sel(side=side).to_numpy(), no_data=no_data)
     description = f"{node.attrs.get('long_name', headline)}: {side}, coloured by {name}"
     return qml, graduated_sld(name, scale, no_data=no_data), description

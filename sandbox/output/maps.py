@@ -144,7 +144,7 @@ class ZoneMap:
         """The legend: the classes with units in the title, no data, then the symbols of what is drawn on top."""
         rows = [(f"background: {_rgb(c)}", label) for c, label in zip(self.scale.colors, self.scale.labels)]
         rows.append(("background: rgba(200,200,200,0.6)",
-                      f"no residents of the group, or hidden (fewer than {self.k} households)"))
+                      f"no residents of the group, or hidden (fewer than {self.k} households, or with them)"))
         rows += self.symbols
         cells = "".join(f'<div class="row"><span class="swatch" style="{css}"></span>{html.escape(label)}</div>'
                         for css, label in rows)
@@ -524,9 +524,11 @@ def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None 
     tooltips = {}
     for zone_id in values.index:
         if hidden[zone_id] and counts[zone_id] > 0:
-            tooltips[zone_id] = f"Zone {zone_id}: fewer than {k} households of {who}; hidden to protect privacy"
+            tooltips[zone_id] = (f"Zone {zone_id}: hidden to protect privacy (no households of {who}, fewer than {k}, "
+                                  "or hidden alongside such a zone)")
         elif counts[zone_id] == 0:
-            tooltips[zone_id] = f"Zone {zone_id}: no {who}"
+            tooltips[zone_id] = (f"Zone {zone_id}: hidden to protect privacy (no households of {who}, fewer than {k}, "
+                                  "or hidden alongside such a zone)")
         else:
             tooltips[zone_id] = f"Zone {zone_id}: {text[zone_id]} ({int(counts[zone_id])} households of {who})"
     notes = [f"Across the area, {share:.0%} of {who} reach {where} within {minutes:g} minutes {how}.",
@@ -584,9 +586,11 @@ def scenario_maps(results: xr.DataTree, key: str, *, group: str, minutes: float 
     tooltips = {}
     for zone_id in before.index:
         if hidden[zone_id]:
-            tooltips[zone_id] = f"Zone {zone_id}: fewer than {k} households of {who}; hidden to protect privacy"
+            tooltips[zone_id] = (f"Zone {zone_id}: hidden to protect privacy (no households of {who}, fewer than {k}, "
+                                  "or hidden alongside such a zone)")
         elif not counts[zone_id] > 0:
-            tooltips[zone_id] = f"Zone {zone_id}: no {who}"
+            tooltips[zone_id] = (f"Zone {zone_id}: hidden to protect privacy (no households of {who}, fewer than {k}, "
+                                  "or hidden alongside such a zone)")
         else:
             tooltips[zone_id] = (f"Zone {zone_id}: {show(before[zone_id])} today, {show(after[zone_id])} with the "
                                  f"scenario ({difference(change[zone_id])}); {int(counts[zone_id])} households of "

@@ -63,7 +63,9 @@ def render_report(results: xr.DataTree, summary: dict, *, baseline: Twin, varian
 
 
 def people(count: Any, k: int) -> str:
-    return f"fewer than {k}" if count == HIDDEN else f"{count:,}"
+    """A count of people or households; a hidden one reads "hidden" whether it is below ``k`` or hidden so that
+    another cannot be worked out (saying which would tell which one is small)."""
+    return "hidden" if count == HIDDEN else f"{count:,}"
 
 
 def percent(share: float | None) -> str:

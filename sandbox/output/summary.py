@@ -10,6 +10,7 @@ import xarray as xr
 
 from .. import words
 from ..compare import EQUITY
+from ..privacy import small
 from ..results import BASELINE, SCENARIO, indicator_names
 
 HIDDEN = "suppressed"
@@ -30,18 +31,30 @@ def summarise(results: xr.DataTree, *, scenario: Any, notes: list[str], effects:
     of supply per resident), the Gini and the households better and worse off; then the headlines."""
     k = int(results.attrs.get("k", scenario.outputs.k))
     indicators = {key: indicator_summary(results[key].to_dataset()) for key in indicator_names(results)}
+    effects = {name: hide(value, k) if is_people(name) else value for name, value in effects.items()}
     out = {"scenario": scenario.name, "description": scenario.description, "twin": results.attrs.get("twin"),
            "seed": scenario.seed, "k": k, "headlines": [], "interventions": notes,
-           "warnings": list(warnings or []),
-           "effects": {name: hide(value, k) if is_people(name) else value for name, value in effects.items()},
-           "indicators": indicators}
+           "warnings": list(warnings or []), "effects": effects, "indicators": indicators}
     if flood is not None:
         found = flood.summary()
-        for row in found["groups"].values():
-            for name, value in row.items():
-                row[name] = hide(value, k)
+        found["groups"] = {group: flood_counts(row, k) for group, row in found["groups"].items()}
+        for name in ("households_home_flooded", "households_stranded"):  # the table's, hidden alike
+            if name in effects and "all" in found["groups"]:
+                effects[name] = found["groups"]["all"][name]
         out["flood"] = found
     out["headlines"] = headlines(out)
+    return out
+
+
+def flood_counts(row: dict[str, int], k: int) -> dict[str, int | str]:
+    """One group's row of the flood table as it may be published: each count of 1 to k - 1 hidden, and since
+    those whose home floods are among the stranded, a homes-flooded count hidden too when the stranded less it
+    (stranded with a dry home) is 1 to k - 1."""
+    out: dict[str, int | str] = {name: hide(value, k) for name, value in row.items()}
+    for what in ("households", "residents"):
+        flooded, stranded = row.get(f"{what}_home_flooded"), row.get(f"{what}_stranded")
+        if flooded is not None and stranded is not None and small(stranded - flooded, k):
+            out[f"{what}_home_flooded"] = HIDDEN
     return out
 
 
@@ -111,7 +124,7 @@ def is_people(name: str) -> bool:
 
 def hide(value: Any, k: int) -> Any:
     """Counts of 1 to k - 1 people or households are hidden, as in zone tables."""
-    return HIDDEN if isinstance(value, (int, np.integer)) and 0 < value < k else value
+    return HIDDEN if isinstance(value, (int, np.integer)) and small(value, k) else value
 
 
 def headlines(summary: dict[str, Any]) -> list[str]:
@@ -176,11 +189,13 @@ def among(item: dict[str, Any], group: str, minutes: str, k: int) -> str:
     if group != "all" or elderly is None:
         return ""
     lose = elderly["residents_losing_reach"][minutes]
-    return f" ({f'fewer than {k}' if lose == HIDDEN else f'{lose:,}'} of them {words.group('elderly')})"
+    if lose == HIDDEN:
+        return f" (how many of them are {words.group('elderly')} is hidden)"
+    return f" ({lose:,} of them {words.group('elderly')})"
 
 
 def number(value: Any) -> int:
-    """A count for ranking; a hidden one (fewer than k) ranks as none, so it is never named."""
+    """A count for ranking; a hidden one ranks as none, so it is never named."""
     return value if isinstance(value, int) else 0
 
 
@@ -194,16 +209,23 @@ def percent(value: float | None) -> str:
 
 
 def flood_sentence(found: dict[str, Any], k: int) -> str:
-    def people(row: dict[str, Any], name: str) -> str:
-        value = row[name]
-        return f"fewer than {k}" if value == HIDDEN else f"{value:,}"
-
+    """Whose homes flood and who is stranded; a hidden count is said to be hidden, never named."""
     groups = found["groups"]
     elderly = groups.get("elderly")
-    among = f" ({people(elderly, 'residents_home_flooded')} of them elderly)" if elderly else ""
-    stranded = f" ({people(elderly, 'residents_stranded')} elderly)" if elderly else ""
-    return (f"The water reaches the homes of {people(groups['all'], 'residents_home_flooded')} residents{among}; "
-            f"{people(groups['all'], 'residents_stranded')} residents{stranded} are stranded with no dry way out.")
+
+    def residents(name: str) -> str:
+        value = groups["all"][name]
+        return "a hidden number of residents" if value == HIDDEN else f"{value:,} residents"
+
+    def of_them(name: str, words_: str) -> str:
+        if elderly is None:
+            return ""
+        value = elderly[name]
+        return " (how many of them are elderly is hidden)" if value == HIDDEN else f" ({value:,} {words_})"
+
+    return (f"The water reaches the homes of {residents('residents_home_flooded')}"
+            f"{of_them('residents_home_flooded', 'of them elderly')}; {residents('residents_stranded')}"
+            f"{of_them('residents_stranded', 'elderly')} are stranded with no dry way out.")
 
 
 def supply_sentence(item: dict[str, Any]) -> str | None:
@@ -228,7 +250,7 @@ def supply_sentence(item: dict[str, Any]) -> str | None:
 def figures(item: dict[str, Any], row: dict[str, Any], k: int) -> str:
     """One group's figures of one indicator on one line, every threshold included (the command line's output)."""
     def people(value_: Any) -> str:
-        return f"fewer than {k}" if value_ == HIDDEN else f"{value_:,}"
+        return "hidden" if value_ == HIDDEN else f"{value_:,}"
 
     def moved(m: str) -> str:
         lose, gain = row["residents_losing_reach"][m], row["residents_gaining_reach"][m]

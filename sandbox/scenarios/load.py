@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import inspect
+import os
 import re
 import types
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
 
@@ -12,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from .._errors import ScenarioError
+from .fields import MAX_INTERVENTIONS, MAX_NESTING, MAX_SCENARIO_BYTES, MAX_YAML_VALUES, check_limits
 from .interventions import INTERVENTION_TYPES
 from .spec import Scenario
 
@@ -26,18 +29,21 @@ _SEQ_TAG, _MAP_TAG = "tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"
 _DISCRIMINATOR = "type"
 
 
-def load_scenario(path: str | Path) -> Scenario:
+def load_scenario(path: str | Path, *, allow_paths: Sequence[str | Path] = ()) -> Scenario:
     """The scenario in a YAML file, validated; relative paths in it (``area_file``) start at the file's folder.
 
     Parameters
     ----------
     path
-        The scenario file (UTF-8 YAML).
+        The scenario file (UTF-8 YAML), at most ``SANDBOX_MAX_SCENARIO_BYTES`` (1 MB) long.
+    allow_paths
+        Folders besides the scenario's own that the files it names may lie in (``--allow-path``); a file outside
+        them all, after following symlinks, is refused.
 
     Returns
     -------
     Scenario
-        With ``base_dir`` (the file's folder, absolute) and ``source`` (``path``) set.
+        With ``base_dir`` (the file's folder, absolute), ``source`` (``path``) and ``allow_paths`` set.
 
     Raises
     ------
@@ -45,26 +51,34 @@ def load_scenario(path: str | Path) -> Scenario:
         Listing every problem found, one line each: ``<path>:<line>: <field>: <what is wrong>; <expected>``.
     """
     where = str(path)
+    check_limits()
     file = Path(path)
     if file.is_dir():
         raise ScenarioError(f"{where}: is a folder; expected a scenario YAML file")
+    limit = MAX_SCENARIO_BYTES.value
     try:
-        raw = file.read_bytes()
+        with file.open("rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            raw = b"" if size > limit else stream.read(limit + 1)  # at most the limit, whatever stat said
     except FileNotFoundError:
         raise ScenarioError(f"{where}: file not found; expected a scenario YAML file") from None
     except OSError as exc:
         reason = exc.strerror or type(exc).__name__
         raise ScenarioError(f"{where}: cannot read the file ({reason}); check that it is a readable file") from None
+    if size > limit or len(raw) > limit:
+        found = f"{size:,} bytes" if size > limit else f"more than {limit:,} bytes"
+        raise ScenarioError(f"{where}: {_too_big(found)}")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw[:exc.start].count(b"\n") + 1
         raise ScenarioError(f"{where}:{line}: not UTF-8 text (byte 0x{raw[exc.start]:02x}); save the file as UTF-8") \
             from None
-    return parse_scenario(text, source=where, base_dir=file.absolute().parent)
+    return parse_scenario(text, source=where, base_dir=file.absolute().parent, allow_paths=allow_paths)
 
 
-def parse_scenario(text: str, *, source: str | Path = "<string>", base_dir: Path | None = None) -> Scenario:
+def parse_scenario(text: str, *, source: str | Path = "<string>", base_dir: Path | None = None,
+                   allow_paths: Sequence[str | Path] = ()) -> Scenario:
     """The scenario in a YAML text, validated.
 
     Parameters
@@ -75,7 +89,9 @@ def parse_scenario(text: str, *, source: str | Path = "<string>", base_dir: Path
         Where the text came from; starts every problem line and becomes ``Scenario.source``.
     base_dir
         The folder that relative paths (``area_file``) start from; by default the folder of ``source``, or the
-        current directory when ``source`` is ``"<string>"``.
+        current directory when ``source`` is ``"<string>"``. Files must lie in it (symlinks followed).
+    allow_paths
+        Other folders that the scenario's files may lie in (``--allow-path``).
 
     Returns
     -------
@@ -84,22 +100,48 @@ def parse_scenario(text: str, *, source: str | Path = "<string>", base_dir: Path
     Raises
     ------
     ScenarioError
-        Listing every problem found, one line each: ``<source>:<line>: <field>: <what is wrong>; <expected>``.
+        Listing every problem found, one line each: ``<source>:<line>: <field>: <what is wrong>; <expected>``;
+        a text beyond a limit (size, nesting, aliases, interventions, vertices) in one line naming the limit and
+        the environment variable that raises it.
     """
     where = str(source)
+    check_limits()
     is_file = where != "<string>"
     if base_dir is None and is_file:
         base_dir = Path(source).absolute().parent
-    data, lines, problems = _read_yaml(text.removeprefix("\ufeff"), where)
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_SCENARIO_BYTES.value:
+        raise ScenarioError(f"{where}: {_too_big(f'{size:,} bytes')}")
+    try:
+        data, lines, problems = _read_yaml(text.removeprefix("\ufeff"), where)
+    except RecursionError:  # only with SANDBOX_MAX_NESTING raised past what Python's stack holds
+        raise ScenarioError(f"{where}: " + _too_deep()) from None
+    interventions = data.get("interventions")
+    if isinstance(interventions, list) and len(interventions) > MAX_INTERVENTIONS.value:
+        line = lines.get(("interventions",))
+        raise ScenarioError(f"{where}{f':{line}' if line else ''}: interventions: " + MAX_INTERVENTIONS.exceeded(
+            f"{len(interventions):,} interventions", "split the scenario into several files"))
     scenario = None
     try:
-        scenario = Scenario.model_validate(data, context={"base_dir": base_dir, "lines": lines,
-                                                          "source": Path(source) if is_file else None})
+        scenario = Scenario.model_validate(data, context={
+            "base_dir": base_dir, "lines": lines, "source": Path(source) if is_file else None,
+            "allow_paths": tuple(Path(p).absolute() for p in allow_paths)})
     except ValidationError as exc:
         problems += [_explain(error, data, lines) for error in exc.errors(include_url=False)]
+    except RecursionError:
+        problems.append((None, _too_deep()))
     if problems:
         raise ScenarioError(_format(where, problems))
     return scenario
+
+
+def _too_deep() -> str:
+    return MAX_NESTING.exceeded("lists and mappings nested deeper than Python can follow", "nest less")
+
+
+def _too_big(found: str) -> str:
+    return "the file is " + MAX_SCENARIO_BYTES.exceeded(
+        found, "put large geometries in an area_file, or split the scenario")
 
 
 def _format(where: str, problems: list[Problem]) -> list[str]:
@@ -115,20 +157,49 @@ def _format(where: str, problems: list[Problem]) -> list[str]:
 
 
 def _read_yaml(text: str, where: str) -> tuple[dict[str, Any], dict[FieldPath, int], list[Problem]]:
-    """Plain data from the YAML, a map from field paths to lines, and the problems PyYAML would hide."""
+    """Plain data from the YAML, a map from field paths to lines, and the problems PyYAML would hide.
+
+    libyaml's parser reads it when installed (fast); when that fails, PyYAML's own parser reads it again, so the
+    messages of a broken file are PyYAML's, whichever parser is installed.
+    """
     if not text.strip():
         raise ScenarioError(f"{where}: the file is empty; {_EXPECTED_SCENARIO}")
+    if _FastLoader is not None:
+        try:
+            return _read_with(_FastLoader, text, where, explain=False)
+        except ScenarioError:
+            raise
+        except Exception:  # noqa: BLE001 - read it again for PyYAML's message (or a ScenarioError of ours)
+            pass
+    return _read_with(_Loader, text, where)
+
+
+def _read_with(loader_class: type, text: str, where: str, *, explain: bool = True
+               ) -> tuple[dict[str, Any], dict[FieldPath, int], list[Problem]]:
+    """Read with one loader; ``explain``: PyYAML's errors as ScenarioError (else raised as they are)."""
     loader = None
     try:
-        loader = yaml.SafeLoader(text)  # its reader rejects control characters right away
+        loader = loader_class(text)  # PyYAML's reader rejects control characters right away
         node = loader.get_single_node()
         if node is None:
             raise ScenarioError(f"{where}: the file holds only comments; {_EXPECTED_SCENARIO}")
+        total = _expanded_size(node)
+        if total > MAX_YAML_VALUES.value:
+            raise ScenarioError(f"{where}: " + MAX_YAML_VALUES.exceeded(
+                f"the document holds {total:,} values once its aliases (*name) are expanded",
+                "repeat less through aliases"))
         tree = _Tree(loader)
         data = tree.build(node, ())
+    except _TooDeep as exc:
+        raise ScenarioError(f"{where}:{exc.line}: " + MAX_NESTING.exceeded(
+            f"lists and mappings nested {MAX_NESTING.value + 1} levels deep", "nest less")) from None
     except yaml.MarkedYAMLError as exc:
+        if not explain:
+            raise
         raise ScenarioError(_yaml_problem(exc, text, where)) from None
     except yaml.reader.ReaderError as exc:
+        if not explain:
+            raise
         line = text[:exc.position].count("\n") + 1
         raise ScenarioError(f"{where}:{line}: unacceptable character #x{exc.character:04x}; remove it "
                             "(YAML allows no control characters)") from None
@@ -140,6 +211,77 @@ def _read_yaml(text: str, where: str) -> tuple[dict[str, Any], dict[FieldPath, i
         raise ScenarioError(f"{where}:{node.start_mark.line + 1}: the top level is {kind}; expected a mapping with "
                             "schema_version: 1, name and interventions")
     return data, tree.lines, tree.problems
+
+
+class _TooDeep(Exception):
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+
+class _Bounded(yaml.composer.Composer):
+    """PyYAML's composer that refuses lists and mappings nested deeper than :data:`MAX_NESTING` before building
+    them (PyYAML composes recursively: a thousand ``[`` would end in a RecursionError)."""
+
+    def __init__(self) -> None:
+        yaml.composer.Composer.__init__(self)
+        self._depth = 0
+        self._max_depth = MAX_NESTING.value
+
+    def _nested(self, compose: Any, anchor: Any) -> yaml.Node:
+        self._depth += 1
+        try:
+            if self._depth > self._max_depth:
+                raise _TooDeep(self.peek_event().start_mark.line + 1)
+            return compose(self, anchor)
+        finally:
+            self._depth -= 1
+
+    def compose_sequence_node(self, anchor: Any) -> yaml.Node:
+        return self._nested(yaml.composer.Composer.compose_sequence_node, anchor)
+
+    def compose_mapping_node(self, anchor: Any) -> yaml.Node:
+        return self._nested(yaml.composer.Composer.compose_mapping_node, anchor)
+
+
+class _Loader(_Bounded, yaml.SafeLoader):
+    def __init__(self, stream: str) -> None:
+        yaml.SafeLoader.__init__(self, stream)
+        _Bounded.__init__(self)
+
+
+if hasattr(yaml, "CSafeLoader"):
+    class _FastLoader(_Bounded, yaml.CSafeLoader):
+        """libyaml's scanner and parser (C) under the bounded composer (Python)."""
+
+        def __init__(self, stream: str) -> None:
+            yaml.CSafeLoader.__init__(self, stream)
+            _Bounded.__init__(self)
+else:  # pragma: no cover - PyYAML built without libyaml
+    _FastLoader = None
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many values (scalars, lists, mappings) the document holds once every alias is expanded: counted on
+    the composed nodes, each once, so that a "billion laughs" file is measured without being built."""
+    sizes: dict[int, int] = {}
+    open_: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in open_:
+            raise yaml.constructor.ConstructorError(None, None, "an alias refers to itself", node.start_mark)
+        if isinstance(node, yaml.ScalarNode):
+            return 1
+        open_.add(key)
+        children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+        sizes[key] = total = 1 + sum(size(child) for child in children)
+        open_.discard(key)
+        return total
+
+    return size(root)
 
 
 def _yaml_problem(exc: yaml.MarkedYAMLError, text: str, where: str) -> list[str]:
@@ -264,7 +406,7 @@ def _explain(error: dict[str, Any], data: dict[str, Any], lines: dict[FieldPath,
     elif kind in ("value_error", "assertion_error"):
         message = re.sub(r"^(Value error|Assertion failed), ", "", error["msg"])
         # A model's own check names the field it is about first ("composition shares ..."): point at that field.
-        first = re.match(r"[a-z_]+", message)
+        first = re.match(r"[a-z_][a-z0-9_]*", message)
         if (first and isinstance(target, type) and issubclass(target, BaseModel)
                 and first.group() in target.model_fields and isinstance(_get(data, path), dict)
                 and first.group() in _get(data, path)):

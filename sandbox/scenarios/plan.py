@@ -105,9 +105,12 @@ def plan(scenario: Scenario, twin: Twin) -> Plan:
     """Resolve the scenario's interventions in order against ``twin``, each on the twin the ones before it made.
 
     Each intervention selects what it touches once (ids, footprints, edge flags, flood depth grids, households);
-    the variant is built from those selections as it goes. Nothing is raised for a scenario that does not fit
-    the twin: every problem (file, line, field) is collected in ``Plan.problems``, including two interventions
-    changing one building and indicators or groups the twin cannot compute.
+    the variant is built from those selections as it goes. Additions (parks, facilities, stops, housing,
+    closures) are staged and joined to the twin in one go, when a later step reads what they change or at the end,
+    so that checking grows linearly with the number of interventions (3,000 in about 2 s on the embedded twin).
+    Nothing is raised for a scenario that does not fit the twin: every problem (file, line, field) is collected in
+    ``Plan.problems``, including two interventions changing one building and indicators or groups the twin cannot
+    compute.
 
     Parameters
     ----------
@@ -121,12 +124,15 @@ def plan(scenario: Scenario, twin: Twin) -> Plan:
     Plan
         The steps, notes, problems and the variant twin.
     """
-    context = Context(base_dir=scenario.base_dir, rng=np.random.default_rng(scenario.seed), baseline=twin)
+    context = Context(base_dir=scenario.base_dir, rng=np.random.default_rng(scenario.seed), baseline=twin,
+                      allow_paths=scenario.allow_paths, k=scenario.outputs.k)
     steps, problems = [], []
     changed_by: dict[int, int] = {}
     current = twin
     for index, intervention in enumerate(scenario.interventions):
         where = scenario.where("interventions", index)
+        if intervention.reads is None or intervention.reads & context.staged.parts:
+            current = context.build(current)  # it reads what earlier steps staged: join that first
         resolution = intervention.resolve(current, context)
         problems += [f"{where}: {problem}" for problem in resolution.problems]
         for building in sorted(resolution.buildings):
@@ -136,9 +142,10 @@ def plan(scenario: Scenario, twin: Twin) -> Plan:
             changed_by.setdefault(building, index)
         step = Step(index, intervention, resolution, [f"[{index}] {note}" for note in resolution.notes],
                     [f"{where}: {warning}" for warning in resolution.warnings])
-        if step.applied:
-            current = intervention.apply(current, resolution, context)
+        if step.applied and not intervention.stage(current, resolution, context):
+            current = intervention.apply(context.build(current), resolution, context)
         steps.append(step)
+    current = context.build(current)
     problems += _indicator_problems(scenario, twin, current)
     return Plan(scenario, twin, steps, problems, current, context)
 

@@ -15,9 +15,12 @@ from pydantic import (
     model_validator,
 )
 
+from ..catalog import NAMED_TWINS
 from ..twin import GROUP_COLUMNS
-from .fields import Mode, Model
-from .interventions import Intervention
+from ..words import bidi_visible
+from .fields import MAX_NEW_HOUSEHOLDS, Mode, Model, input_file
+from .interventions import AddHousing, Intervention
+from .interventions.add_housing import FLOOR_AREA_PER_HOUSEHOLD_M2
 
 
 class Indicator(Model):
@@ -76,6 +79,23 @@ class Scenario(Model):
     _base_dir: Path | None = PrivateAttr(default=None)
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
+    _allow_paths: tuple[Path, ...] = PrivateAttr(default=())
+
+    @field_validator("twin")
+    @classmethod
+    def _twin_in_folder(cls, value: str, info: ValidationInfo) -> str:
+        """A twin folder follows the rule of every file a scenario names: in the scenario's folder (symlinks
+        followed) or an allowed one; named and synthetic twins are not files."""
+        if value in NAMED_TWINS or value.startswith("synthetic:"):
+            return value
+        context = info.context or {}
+        try:
+            input_file(value, context.get("base_dir"), context.get("allow_paths") or ())
+        except ValueError:
+            raise ValueError(f"'{value}' is not a twin folder in the scenario's folder; expected a named twin "
+                             f"({', '.join(NAMED_TWINS)}, synthetic:...) or a twin folder next to the scenario "
+                             "(or pass --allow-path)") from None
+        return value
 
     @model_validator(mode="after")
     def _unique_indicators(self, info: ValidationInfo) -> Scenario:
@@ -83,16 +103,27 @@ class Scenario(Model):
         duplicates = sorted({k for k in keys if keys.count(k) > 1})
         if duplicates:
             raise ValueError(f"indicators repeat {', '.join(duplicates)}; list each measure/to/mode once")
+        added = sum(i.households or round(i.floor_area_m2 / FLOOR_AREA_PER_HOUSEHOLD_M2)
+                    for i in self.interventions if isinstance(i, AddHousing))
+        if added > MAX_NEW_HOUSEHOLDS.value:
+            raise ValueError("interventions " + MAX_NEW_HOUSEHOLDS.exceeded(
+                f"add {added:,} households in all (add_housing)"))
         context = info.context or {}
         self._base_dir = context.get("base_dir")
         self._source = context.get("source")
         self._lines = dict(context.get("lines") or {})
+        self._allow_paths = tuple(context.get("allow_paths") or ())
         return self
 
     @property
     def base_dir(self) -> Path | None:
         """The folder of the scenario file: relative paths (area_file, twin folders) start there."""
         return self._base_dir
+
+    @property
+    def allow_paths(self) -> tuple[Path, ...]:
+        """Folders besides :attr:`base_dir` that the scenario's files may lie in (``--allow-path``)."""
+        return self._allow_paths
 
     @property
     def source(self) -> Path | None:
@@ -116,22 +147,28 @@ class Scenario(Model):
                 f"{self._intervention_counts()}; indicators: {', '.join(i.key for i in self.indicators)})")
 
     def _repr_html_(self) -> str:
+        escape = _html_text
 
         def items(lines: list[str]) -> str:
-            return "<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in lines) + "</ul>" if lines else "none"
+            return "<ul>" + "".join(f"<li>{escape(line)}</li>" for line in lines) + "</ul>" if lines else "none"
 
         def fields(model: Model) -> str:
             text = ", ".join(f"{k}: {v}" for k, v in model.model_dump(exclude={"type"}, exclude_none=True).items())
             return text if len(text) <= 160 else text[:159] + "…"
 
-        description = f"<br>{html.escape(self.description)}" if self.description else ""
-        rows = [("scenario", f"<b>{html.escape(self.name)}</b>{description}"),
-                ("twin", html.escape(f"{self.twin} (seed {self.seed}; zones with fewer than {self.outputs.k} "
+        description = f"<br>{escape(self.description)}" if self.description else ""
+        rows = [("scenario", f"<b>{escape(self.name)}</b>{description}"),
+                ("twin", escape(f"{self.twin} (seed {self.seed}; zones with fewer than {self.outputs.k} "
                                      "households hidden)")),
                 ("interventions", items([f"[{i}] {x.type}: {fields(x)}" for i, x in enumerate(self.interventions)])),
                 ("indicators", items([f"{i.key}: within {', '.join(f'{m:g}' for m in i.minutes)} min"
                                       for i in self.indicators])),
-                ("groups", html.escape(", ".join(self.groups)))]
+                ("groups", escape(", ".join(self.groups)))]
         return ("<table>" + "".join(f'<tr><th style="text-align: left; vertical-align: top">{name}</th>'
                                     f'<td style="text-align: left">{cell}</td></tr>' for name, cell in rows)
                 + "</table>")
+
+
+def _html_text(text: str) -> str:
+    """Text for HTML: escaped, with bidirectional controls shown as ``\\u202e`` rather than obeyed."""
+    return html.escape(bidi_visible(text))

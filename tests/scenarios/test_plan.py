@@ -128,8 +128,8 @@ def test_housing_over_a_building_that_stays_is_a_warning_not_a_note(tiny):
     assert over.problems == []
     assert over.warnings == [
         "tiny-test:6: interventions[0]: at: the site of 'Infill' overlaps 1 building(s) that stay: 0 (apartments, "
-        "1 household); expected a free site, or remove_buildings with ids: [0] before it"]
-    assert over.notes == ["[0] add_housing: 2 households (2 other) in 'Infill', 4 storeys on 30 m2"]
+        "fewer than 5 households); expected a free site, or remove_buildings with ids: [0] before it"]
+    assert over.notes == ["[0] add_housing: fewer than 5 households (fewer than 5 other) in 'Infill', 4 storeys on 30 m2"]
     assert over.steps[0].applied and len(apply(over).households) == 6
     replaced = plan(scenario(f"""
   - {{type: remove_buildings, ids: [0]}}
@@ -216,7 +216,7 @@ def test_parks_stops_lines_and_ageing(tiny):
     assert variant.households["ages"].tolist() == ["91", "51 49 18 15", "80 82", "40 41"]
     assert variant.households["n_children"].tolist() == [0, 1, 0, 0]  # the 8-year-old is 18 now
     assert variant.households["n_elderly"].tolist() == [1, 0, 2, 0]
-    assert planned.notes[-1] == "[4] age_population: everyone 10 years older; residents aged 65+ 3 -> 3"
+    assert planned.notes[-1] == "[4] age_population: everyone 10 years older; residents aged 65+ fewer than 5 -> fewer than 5"
     assert planned.effects == {"parks_added": 1, "parks_removed": 1, "stops_added": 3, "years": 10}
 
 

@@ -6,7 +6,7 @@ import re
 from typing import Annotated, Any, Union
 
 from pydantic import Field
-from pydantic_core import PydanticUndefined
+from pydantic.fields import PydanticUndefined
 
 # Registration order is the order of the type list in messages and of the README table.
 from . import (add_housing, remove_buildings, add_park, remove_park, add_facility, close_facility,  # noqa: F401

@@ -13,7 +13,7 @@ from ...access import FACILITY_KIND_NAMES
 from ...layers import FACILITY_KINDS
 from ...twin import Twin
 from ..fields import LonLat, lonlat
-from .base import Context, Resolution, Unit, append_rows, outside_twin, register, to_twin
+from .base import Context, Resolution, Unit, outside_twin, register, to_twin
 
 
 @dataclass
@@ -43,7 +43,7 @@ class AddFacility(Unit):
 
     def resolve(self, twin: Twin, ctx: Context) -> Facility:
         out = Facility(point=to_twin(shapely.Point(self.at), twin))
-        in_twin = set(twin.layers["facilities"]["kind"]) | set(ctx.baseline.layers["facilities"]["kind"])
+        in_twin = ctx.values(twin, "facilities", "kind") | ctx.values(ctx.baseline, "facilities", "kind")
         known = in_twin | set(FACILITY_KIND_NAMES)
         if self.kind not in known and not self.new_kind:
             out.problems.append(f"kind: unknown '{self.kind}'; {_did_you_mean(self.kind, known)}")
@@ -55,16 +55,21 @@ class AddFacility(Unit):
         if self.kind not in known:
             out.notes.append(f"add_facility: kind '{self.kind}' is new (new_kind: true); indicators reach it "
                              f"with to: {self.kind}")
-        elif self.kind not in set(twin.layers["facilities"]["kind"]):
+        elif self.kind not in ctx.values(twin, "facilities", "kind"):
             out.notes.append(f"add_facility: kind '{self.kind}' is new to this twin")
         out.counts["facilities_added"] = 1
         return out
 
+    reads = frozenset()  # the facilities' kinds, through ctx.values (which sees those staged)
+
+    def stage(self, twin: Twin, resolution: Facility, ctx: Context) -> bool:
+        ctx.stage(twin, "facilities", {"osm_id": -1, "name": self.name, "kind": self.kind, "category": self.kind,
+                                       "capacity": self.capacity}, resolution.point)
+        return True
+
     def apply(self, twin: Twin, resolution: Facility, ctx: Context) -> Twin:
-        facilities = append_rows(twin.layers["facilities"], {
-            "osm_id": [-1], "name": [self.name], "kind": [self.kind], "category": [self.kind],
-            "capacity": [self.capacity]}, [resolution.point], start=ctx.next_id(twin, "facilities"))
-        return twin.with_layer("facilities", facilities)
+        self.stage(twin, resolution, ctx)
+        return ctx.build(twin)
 
 
 def _did_you_mean(kind: str, known: set[str]) -> str:

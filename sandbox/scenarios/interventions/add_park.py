@@ -10,7 +10,7 @@ from pydantic import model_validator
 
 from ...twin import Twin
 from ..fields import Located
-from .base import Context, Resolution, Unit, append_rows, outside_twin, register, to_twin
+from .base import Context, Resolution, Unit, outside_twin, register, to_twin
 
 
 @dataclass
@@ -32,7 +32,7 @@ class AddPark(Located, Unit):
         return self
 
     def resolve(self, twin: Twin, ctx: Context) -> Park:
-        out = Park(area=to_twin(self.shape(ctx.base_dir), twin))
+        out = Park(area=to_twin(self.shape(ctx.base_dir, ctx.allow_paths), twin))
         if problem := outside_twin(out.area, twin):
             out.problems.append(f"area {problem}")
         else:
@@ -40,8 +40,13 @@ class AddPark(Located, Unit):
             out.counts["parks_added"] = 1
         return out
 
-    def apply(self, twin: Twin, resolution: Park, ctx: Context) -> Twin:
+    reads = frozenset()  # the twin's extent and CRS only
+
+    def stage(self, twin: Twin, resolution: Park, ctx: Context) -> bool:
         area = resolution.area
-        parks = append_rows(twin.layers["parks"], {"osm_id": [-1], "name": [self.name], "kind": ["park"],
-                                                   "area_m2": [area.area]}, [area], start=ctx.next_id(twin, "parks"))
-        return twin.with_layer("parks", parks)
+        ctx.stage(twin, "parks", {"osm_id": -1, "name": self.name, "kind": "park", "area_m2": area.area}, area)
+        return True
+
+    def apply(self, twin: Twin, resolution: Park, ctx: Context) -> Twin:
+        self.stage(twin, resolution, ctx)
+        return ctx.build(twin)

@@ -8,7 +8,7 @@ import shapely
 from pydantic import Field
 
 from ...twin import Twin
-from .add_transit_stop import Stops, StopSpec, add_stops
+from .add_transit_stop import Stops, StopSpec, stage_stops
 from .base import Context, Unit, outside_twin, register, to_twin
 
 
@@ -33,6 +33,13 @@ class AddTransitLine(Unit):
             out.counts["stops_added"] = len(self.stops)
         return out
 
+    reads = frozenset()  # the twin's extent and CRS only
+
+    def stage(self, twin: Twin, resolution: Stops, ctx: Context) -> bool:
+        stage_stops(twin, ctx, [stop.name for stop in self.stops], resolution.points, mode=self.mode,
+                    headway=self.headway_min, line=self.name)
+        return True
+
     def apply(self, twin: Twin, resolution: Stops, ctx: Context) -> Twin:
-        return add_stops(twin, [stop.name for stop in self.stops], resolution.points, mode=self.mode,
-                         headway=self.headway_min, line=self.name, start=ctx.next_id(twin, "transit_stops"))
+        self.stage(twin, resolution, ctx)
+        return ctx.build(twin)

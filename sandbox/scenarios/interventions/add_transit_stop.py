@@ -11,7 +11,7 @@ from pydantic import Field, field_validator
 
 from ...twin import Twin
 from ..fields import LonLat, Model, lonlat
-from .base import Context, Resolution, Unit, append_rows, outside_twin, register, to_twin
+from .base import Context, Resolution, Unit, outside_twin, register, to_twin
 
 
 class StopSpec(Model):
@@ -48,17 +48,21 @@ class AddTransitStop(StopSpec, Unit):
             out.counts["stops_added"] = 1
         return out
 
+    reads = frozenset()  # the twin's extent and CRS only
+
+    def stage(self, twin: Twin, resolution: Stops, ctx: Context) -> bool:
+        stage_stops(twin, ctx, [self.name], resolution.points, mode=self.mode, headway=self.headway_min, line=None)
+        return True
+
     def apply(self, twin: Twin, resolution: Stops, ctx: Context) -> Twin:
-        return add_stops(twin, [self.name], resolution.points, mode=self.mode, headway=self.headway_min, line=None,
-                         start=ctx.next_id(twin, "transit_stops"))
+        self.stage(twin, resolution, ctx)
+        return ctx.build(twin)
 
 
-def add_stops(twin: Twin, names: list[str], points: list[shapely.Point], *, mode: str, headway: float | None,
-              line: str | None, start: int) -> Twin:
-    """The twin with new transit stops (twin-CRS points, ids from ``start``), each with the line's headway."""
-    n = len(points)
-    layer = append_rows(twin.layers["transit_stops"], {
-        "name": names, "mode": [mode] * n, "osm_ids": [""] * n,
-        "headway_min": [np.nan if headway is None else float(headway)] * n, "line": [line] * n}, points, start=start)
-    layer["headway_min"] = layer["headway_min"].astype(float)
-    return twin.with_layer("transit_stops", layer)
+def stage_stops(twin: Twin, ctx: Context, names: list[str], points: list[shapely.Point], *, mode: str,
+                headway: float | None, line: str | None) -> None:
+    """New transit stops (twin-CRS points) staged in ``ctx``, each with the line's headway."""
+    for name, point in zip(names, points):
+        ctx.stage(twin, "transit_stops", {"name": name, "mode": mode, "osm_ids": "",
+                                          "headway_min": np.nan if headway is None else float(headway), "line": line},
+                  point, dtypes={"headway_min": float})

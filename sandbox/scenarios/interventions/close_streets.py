@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -57,7 +58,8 @@ class CloseStreets(Located, Unit):
         out = Streets()
         shape = None
         if self.osm_ids is None:
-            shape = to_twin(self.line_shape() if self.line is not None else self.shape(ctx.base_dir), twin)
+            drawn = self.line_shape() if self.line is not None else self.shape(ctx.base_dir, ctx.allow_paths)
+            shape = to_twin(drawn, twin)
             if problem := outside_twin(shape, twin):
                 out.problems.append(f"{'line' if self.line is not None else 'area'} {problem}")
                 return out
@@ -75,22 +77,50 @@ class CloseStreets(Located, Unit):
                                  f"edges {how}")
         return out
 
-    def apply(self, twin: Twin, resolution: Streets, ctx: Context) -> Twin:
+    reads = frozenset()  # the street networks, which no intervention changes (closures are edge factors)
+
+    def stage(self, twin: Twin, resolution: Streets, ctx: Context) -> bool:
         multiplier = np.inf if self.speed_factor is None else 1.0 / self.speed_factor
-        factors = dict(twin.edge_factors)
         for mode, flags in resolution.flags.items():
-            factors[mode] = twin.travel_time_factors(mode) * np.where(flags, multiplier, 1.0)
-        return twin.replace(edge_factors=factors)
+            ctx.stage_factors(twin, mode, np.where(flags, multiplier, 1.0))
+        return True
+
+    def apply(self, twin: Twin, resolution: Streets, ctx: Context) -> Twin:
+        self.stage(twin, resolution, ctx)
+        return ctx.build(twin)
+
+
+@dataclass(frozen=True, eq=False)
+class _Edges:
+    """A graph's edges in graph order, as arrays, with a spatial index: made once per graph."""
+
+    osmids: list
+    lines: np.ndarray
+    lengths: np.ndarray
+    tree: shapely.STRtree
+
+
+_EDGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _edges(graph: nx.MultiDiGraph) -> _Edges:
+    if graph not in _EDGES:
+        data = [d for *_, d in graph.edges(data=True)]
+        lines = np.array([d["geometry"] for d in data], dtype=object)
+        _EDGES[graph] = _Edges([d["osmid"] for d in data], lines, shapely.length(lines), shapely.STRtree(lines))
+    return _EDGES[graph]
 
 
 def edge_flags(graph: nx.MultiDiGraph, shape: shapely.Geometry | None, osm_ids: list[int] | None) -> np.ndarray:
     """Flags of the graph's edges (in graph order) that a closure covers: by OSM id, or with half their length
     (at most 20 m) inside ``shape`` (twin CRS), so streets that merely touch it at a corner stay open."""
+    edges = _edges(graph)
     if osm_ids is not None:
         wanted = set(osm_ids)
-        return np.array([d["osmid"] in wanted for *_, d in graph.edges(data=True)], dtype=bool)
-    lines = np.array([d["geometry"] for *_, d in graph.edges(data=True)], dtype=object)
-    if not len(lines):
-        return np.zeros(0, bool)
-    inside = shapely.length(shapely.intersection(lines, shape))
-    return inside >= np.minimum(0.5 * shapely.length(lines), 20.0)
+        return np.array([osmid in wanted for osmid in edges.osmids], dtype=bool)
+    needed = np.minimum(0.5 * edges.lengths, 20.0)
+    flags = needed <= 0  # an edge of no length is covered wherever the closure is (as it always was)
+    near = edges.tree.query(shape)  # the others: only those whose boxes meet the closure's can be inside it
+    inside = shapely.length(shapely.intersection(edges.lines[near], shape))
+    flags[near] = inside >= needed[near]
+    return flags

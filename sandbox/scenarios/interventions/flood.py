@@ -97,19 +97,30 @@ class Flood(Located, Unit):
             return out
         extent = None
         if self.hazard == "extent":
-            extent = to_twin(self.shape(ctx.base_dir), twin)
+            extent = to_twin(self.shape(ctx.base_dir, ctx.allow_paths), twin)
             if problem := outside_twin(extent, twin):
                 out.problems.append(f"area {problem}")
                 return out
         rasters = [self.raster_file] if self.hazard == "depth_raster" else []
         rasters += [event.raster_file for event in self.return_periods or [] if event.raster_file]
         for name in dict.fromkeys(rasters):
-            if not ctx.path(name).is_file():
+            try:
+                found = ctx.path(name, "a depth GeoTIFF").is_file()
+            except ValueError as exc:  # outside the scenario's folder: refused, whether it exists or not
+                out.problems.append(f"raster_file: {exc}")
+                continue
+            if not found:
                 out.problems.append(f"raster_file: '{name}' not found next to the scenario file; expected a "
                                     "depth GeoTIFF")
-        if self.damage_curve not in CURVES and not ctx.path(self.damage_curve).is_file():
-            out.problems.append(f"damage_curve: '{self.damage_curve}' is neither jrc_residential, jrc_commercial "
-                                "nor a CSV next to the scenario file; expected one of those")
+        if self.damage_curve not in CURVES:
+            try:
+                found = ctx.path(self.damage_curve, "jrc_residential, jrc_commercial or a CSV").is_file()
+            except ValueError as exc:
+                out.problems.append(f"damage_curve: {exc}")
+            else:
+                if not found:
+                    out.problems.append(f"damage_curve: '{self.damage_curve}' is neither jrc_residential, "
+                                        "jrc_commercial nor a CSV next to the scenario file; expected one of those")
         if out.problems:
             return out
         grids: dict[GridKey, xr.DataArray] = {}
@@ -144,7 +155,8 @@ class Flood(Located, Unit):
         Kept out of apply so that it runs once, after every intervention."""
         from ...hazards import flood, impacts
 
-        curve = impacts.curve_for(self.damage_curve, ctx.base_dir)
+        name = self.damage_curve if self.damage_curve in CURVES else str(ctx.path(self.damage_curve))
+        curve = impacts.curve_for(name, None)
         found = impacts.assess(variant_twin, curve=curve, value_per_m2=self.value_per_m2,
                                street_depths=resolution.street_depths)
         if not self.return_periods:

@@ -8,6 +8,7 @@ from typing import Literal
 import pandas as pd
 from pydantic import Field, StrictInt, model_validator
 
+from ...privacy import people
 from ...twin import Twin
 from ..fields import Located
 from .base import Context, Resolution, Unit, household_counts, outside_twin, pick, register, to_twin
@@ -39,9 +40,9 @@ class RemoveBuildings(Located, Unit):
         if ids:
             displaced = household_counts(households)
             out.counts = {**{f"displaced_{k}": v for k, v in displaced.items()}, "buildings_removed": len(ids)}
-            out.notes.append(f"remove_buildings: {len(ids)} building(s); {displaced['households']} households "
-                             f"({displaced['residents']} residents, {displaced['with_elderly']} with elderly) "
-                             f"are displaced")
+            out.notes.append(f"remove_buildings: {len(ids)} building(s); {people(displaced['households'], ctx.k)} "
+                             f"households ({people(displaced['residents'], ctx.k)} residents, "
+                             f"{people(displaced['with_elderly'], ctx.k)} with elderly) are displaced")
         return out
 
     def apply(self, twin: Twin, resolution: Demolition, ctx: Context) -> Twin:
@@ -53,7 +54,7 @@ class RemoveBuildings(Located, Unit):
         buildings = twin.layers["buildings"]
         if self.ids is not None:
             return pick(buildings, self.ids, None, "building")
-        area = to_twin(self.shape(ctx.base_dir), twin)
+        area = to_twin(self.shape(ctx.base_dir, ctx.allow_paths), twin)
         if problem := outside_twin(area, twin):
             return [], [f"area {problem}"]
         inside = buildings.representative_point().within(area)

@@ -47,7 +47,7 @@ class RemovePark(Located, Unit):
         parks = twin.layers["parks"]
         if self.ids is not None or self.names is not None:
             return pick(parks, self.ids, self.names, "park")
-        area = to_twin(self.shape(ctx.base_dir), twin)
+        area = to_twin(self.shape(ctx.base_dir, ctx.allow_paths), twin)
         mostly_inside = parks.intersection(area).area > 0.5 * parks.area
         if not mostly_inside.any():
             return [], ["area: no park lies mostly inside the area; expected an area around the parks to remove"]
