@@ -412,3 +412,16 @@ outputs: {{k: 1}}
     strings = re.findall(r'"(?:[^"\\]|\\.)*"', json.dumps(data, ensure_ascii=False))
     assert not any(re.search("[\u202a-\u202e\u2066-\u2069]", s) for s in strings)
     assert "\\\\u2067evil\\\\u2069" in json.dumps(data) or "Clinic" not in json.dumps(data)
+
+
+@pytest.mark.parametrize("line, field", [
+    ("indicators: [{measure: nearest, to: care, minutes: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]}]", "minutes"),
+    ("interventions: [{type: flood, hazard: extent, depth_m: 0.5, resolution_m: 0.01, "
+     "area: {type: Polygon, coordinates: [[[24.94, 60.17], [24.95, 60.17], [24.95, 60.175], [24.94, 60.17]]]}}]",
+     "resolution_m"),
+])
+def test_thresholds_and_flood_grids_are_bounded(line, field):
+    text = "schema_version: 1\nname: bounded\ntwin: helsinki\n" + line + "\n"
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text)
+    assert len(caught.value.problems) == 1 and field in caught.value.problems[0]

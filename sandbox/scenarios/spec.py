@@ -28,7 +28,8 @@ class Indicator(Model):
 
     measure: Literal["nearest", "within", "supply"]
     to: str
-    minutes: list[float] = Field(default_factory=lambda: [10.0], min_length=1)
+    # At most 12 thresholds: each is a map, a table row and a menu entry.
+    minutes: list[float] = Field(default_factory=lambda: [10.0], min_length=1, max_length=12)
     mode: Mode = "walk"
     capacity: str | None = None
 

@@ -64,7 +64,7 @@ class Flood(Located, Unit):
     raster_file: str | None = None
     raster_crs: str | None = None
     depth_m: float | None = Field(default=None, gt=0, le=20)
-    resolution_m: float = Field(default=5.0, gt=0, le=100)
+    resolution_m: float = Field(default=5.0, ge=1, le=100)  # 1 m: a 4 km town is 16M cells
     passable_m: dict[Mode, float] = Field(default_factory=dict)
     damage_curve: str = "jrc_residential"
     value_per_m2: float = Field(default=2000.0, gt=0)
