@@ -1,9 +1,9 @@
 """Folders that appear whole or not at all, content hashes and where the cache lives: the leaf every writer builds
 on (imports nothing of ours).
 
-A folder is written into a hidden sibling ``.<name>.new-<pid>-XXXX`` and swapped in under a file lock (kept in
+A folder is written into a hidden sibling ``.<name>.new-<pid>-<random>`` and swapped in under a file lock (kept in
 the cache folder's locks/, not beside the folder): an existing folder is first renamed aside to
-``.<name>.old-<pid>-XXXX``, the new one renamed in, then the old one deleted. A kill at any point leaves the
+``.<name>.old-<pid>-<random>``, the new one renamed in, then the old one deleted. A kill at any point leaves the
 complete old folder or the complete new one, except between the two renames, when the old one is still whole but
 aside. The next writer cleans what a dead process left (its pid is in the names), and first puts an old folder
 moved aside back in place when the new one never arrived (:func:`recover`).
@@ -166,7 +166,7 @@ def _stale(folder: Path) -> bool:
 
 
 def _owner(path: Path) -> int | None:
-    """The pid in a staging or aside folder's name (``.<name>.new-<pid>-XXXX``)."""
+    """The pid in a staging or aside folder's name (``.<name>.new-<pid>-<random>``)."""
     head = path.name.rsplit(".", 1)[-1].split("-")
     return int(head[1]) if len(head) > 2 and head[1].isdigit() else None
 

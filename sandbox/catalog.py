@@ -165,7 +165,7 @@ def clear_cache() -> list[dict[str, Any]]:
 
 
 def _ours(name: str) -> bool:
-    """Unfinished writes of a cached twin: .helsinki-<hash>.new-<pid>-XXXX, .helsinki-<hash>.old-<pid>-XXXX."""
+    """Unfinished writes of a cached twin: .helsinki-<hash>.new-<pid>-<random>, .helsinki-<hash>.old-<pid>-<random>."""
     return any(name.startswith(f".{key}-") for key in NAMED_TWINS)
 
 

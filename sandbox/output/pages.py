@@ -17,7 +17,7 @@ from jinja2.utils import htmlsafe_json_dumps
 from ..words import BIDI_CONTROLS, bidi_visible
 
 TEMPLATES = Path(__file__).parent / "templates"
-# In JSON (ASCII, as tojson writes it): an escaped backslash, or a bidi control's \uXXXX escape.
+# In JSON (ASCII, as tojson writes it): an escaped backslash, or a bidi control's \u escape (e.g. \u202e).
 _JSON_BIDI = re.compile(r"\\\\|\\u(" + "|".join(f"{code:04x}" for code in sorted(BIDI_CONTROLS)) + ")",
                         re.IGNORECASE)
 
