@@ -49,7 +49,6 @@ def _tojson(env: jinja2.Environment, value: Any) -> markupsafe.Markup:
     return markupsafe.Markup(cleaned)
 
 
-
 @functools.cache
 def deck_bundle() -> str:
     """deck.gl as pydeck ships it for offline notebooks, safe inside a <script> element: the page needs no CDN."""

@@ -134,8 +134,8 @@ def headlines(summary: dict[str, Any]) -> list[str]:
     2. then, per indicator, the group and threshold where the most residents lose reach, largest losses first
        (ties: elderly living alone, elderly, children, all residents), with how many gain there;
     3. then each supply measure's median and 10th percentile per resident for the group whose median moves most;
-    4. then, per indicator, the largest gain where nobody loses, or (nearest) the households whose trip got
-       longer without crossing a threshold;
+    4. then, per indicator, the largest gain where nobody loses, or else the households better or worse off
+       without crossing a threshold (a longer trip, a park more within reach, less park per person);
     5. if nothing moves at all, one sentence that says so.
     """
     k = summary["k"]
@@ -153,33 +153,47 @@ def headlines(summary: dict[str, Any]) -> list[str]:
             losses.append((lose, f"{lose:,} {words.group(group)}{among(item, group, m, k)} no longer reach "
                                  f"{place.format(minutes=m)}{f'; {gain:,} newly do' if gain else ''} "
                                  f"(reach {reach(row, m)})."))
-        elif gained := sorted((mv for mv in moves if mv[1] > 0), key=lambda mv: (-mv[1], priority.get(mv[2], 9))):
+        gained = sorted((mv for mv in moves if mv[1] > 0), key=lambda mv: (-mv[1], priority.get(mv[2], 9)))
+        if gained and not lost:
             _, gain, group, m = gained[0]
             gains.append((gain, f"{gain:,} {words.group(group)} newly reach {place.format(minutes=m)} "
                                 f"(reach {reach(item['groups'][group], m)})."))
-        elif item["measure"] == "nearest" and (slower := slower_sentence(item, priority)):
-            gains.append((0, slower))
-        if item["measure"] == "supply" and (sentence := supply_sentence(item)):
-            supplies.append(sentence)
+        supply = supply_sentence(item) if item["measure"] == "supply" else None
+        if supply:
+            supplies.append(supply)
+        elif not lost and not gained and (moved := households_sentence(item, priority)):
+            gains.append(moved)
     lines += [text for _, text in sorted(losses, key=lambda pair: -pair[0])]
     lines += supplies
     lines += [text for _, text in sorted(gains, key=lambda pair: -pair[0])]
     if len(lines) == (1 if summary.get("flood") else 0):
-        lines.append("No group's access changes at any threshold: nobody gains or loses reach of what was measured.")
+        lines.append("No household's access changes: nobody gains or loses anything that was measured.")
     return lines[:MAX_HEADLINES]
 
 
-def slower_sentence(item: dict[str, Any], priority: dict[str, int]) -> str | None:
-    """Households that take longer to the nearest destination although no threshold is crossed."""
-    slower = [(number(row["losing"]), group) for group, row in item["groups"].items() if number(row["losing"]) > 0]
-    if not slower:
-        return None
-    count_, group = min(slower, key=lambda pair: (-pair[0], priority.get(pair[1], 9)))
-    median = item["groups"][group]["median_minutes"]
-    who = "households" if group == "all" else f"households of {words.group(group)}"
-    return (f"{count_:,} {who} take longer to reach {words.destination(item['to'])} {words.mode(item['mode'])}, "
-            f"without crossing a threshold ({words.minutes(item['minutes'])}); median "
-            f"{value(median[BASELINE])} → {value(median[SCENARIO])} min.")
+def households_sentence(item: dict[str, Any], priority: dict[str, int]) -> tuple[int, str] | None:
+    """Households better or worse off although nobody crosses a threshold (a longer trip, one park more within
+    reach, less park per person): the losers first, else the winners, for the group with the most."""
+    what = words.plural(item["to"])
+    how = words.mode(item["mode"])
+    longest = f"{item['minutes'][-1]:g} min"
+    capacity = None if item.get("capacity") in (None, "count") else item.get("capacity")
+    verbs = {"nearest": (f"take longer to reach {words.destination(item['to'])} {how}",
+                         f"reach {words.destination(item['to'])} {how} sooner"),
+             "within": (f"reach fewer {what} within {longest} {how}", f"reach more {what} within {longest} {how}"),
+             "supply": (f"have less {words.amount(item['to'], capacity)} per person within {longest} {how}",
+                        f"have more {words.amount(item['to'], capacity)} per person within {longest} {how}")}
+    for side, verb in zip(("losing", "gaining"), verbs[item["measure"]]):
+        moved = [(number(row[side]), group) for group, row in item["groups"].items() if number(row[side]) > 0]
+        if moved:
+            count_, group = min(moved, key=lambda pair: (-pair[0], priority.get(pair[1], 9)))
+            who = "households" if group == "all" else f"households of {words.group(group)}"
+            crossing = "" if item["measure"] == "supply" else \
+                f", without crossing a threshold ({words.minutes(item['minutes'])})"
+            median = item["groups"][group].get("median_minutes")
+            after = f"; median {value(median[BASELINE])} → {value(median[SCENARIO])} min" if median else ""
+            return count_, f"{count_:,} {who} {verb}{crossing}{after}."
+    return None
 
 
 def among(item: dict[str, Any], group: str, minutes: str, k: int) -> str:
