@@ -51,7 +51,7 @@ def test_the_only_clinic_closing_loses_everyone_at_every_threshold(tiny):
     assert residents["share_unreachable"] == {"baseline": 0.0, "scenario": 1.0}
     assert residents["gini"]["scenario"] is None  # over those who reach one: nobody is left to compare
     first = summary["headlines"][0]
-    assert first.startswith("9 residents (3 of them elderly residents (65+)) no longer reach a health service")
+    assert first.startswith("9 residents (3 of them aged 65 or over) no longer reach a health service")
     assert "within 10 minutes on foot" in first and "100% today, 0% with the scenario" in first
 
 
@@ -82,7 +82,7 @@ def test_the_flood_example_headlines_stranded_people_then_access_at_its_threshol
     headlines = run.summary()["headlines"]
     assert 1 < len(headlines) <= 5
     assert headlines[0].startswith("The water reaches the homes of") and "stranded" in headlines[0]
-    assert any("no longer reach a health service" in line and "elderly" in line for line in headlines[1:])
+    assert any("no longer reach a health service" in line and "aged 65 or over" in line for line in headlines[1:])
 
 
 def test_the_supply_example_headlines_area_per_resident(helsinki):

@@ -73,7 +73,11 @@ def percent(share: float | None) -> str:
 
 
 def before_after(values: dict[str, Any], show: Any = value, unit: str = "") -> str:
-    return f"{show(values[BASELINE])} → {show(values[SCENARIO])}{f' {unit}' if unit else ''}"
+    """'8.5 → 9.1 min'; a side that is not a number ('unreachable', hidden) goes without the unit."""
+    def one(number: Any) -> str:
+        return f"{show(number)} {unit}" if unit and isinstance(number, (int, float)) else str(show(number))
+
+    return f"{one(values[BASELINE])} → {one(values[SCENARIO])}"
 
 
 def points(values: dict[str, Any]) -> Cell:

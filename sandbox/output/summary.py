@@ -197,15 +197,15 @@ def households_sentence(item: dict[str, Any], priority: dict[str, int]) -> tuple
 
 
 def among(item: dict[str, Any], group: str, minutes: str, k: int) -> str:
-    """' (70 of them elderly residents (65+))': the elderly among all residents who lose, so that the first
-    sentence names the group the sandbox puts first."""
+    """' (70 of them aged 65 or over)': the elderly among all residents who lose, so that the first sentence names
+    the group the sandbox puts first."""
     elderly = item["groups"].get("elderly")
     if group != "all" or elderly is None:
         return ""
     lose = elderly["residents_losing_reach"][minutes]
     if lose == HIDDEN:
-        return f" (how many of them are {words.group('elderly')} is hidden)"
-    return f" ({lose:,} of them {words.group('elderly')})"
+        return " (how many of them are aged 65 or over is hidden)"
+    return f" ({lose:,} of them aged 65 or over)"
 
 
 def number(value: Any) -> int:
