@@ -8,10 +8,8 @@ so its call should cost little more than its kernel; networkx is timed in the sa
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import resource
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -26,26 +24,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sandbox  # noqa: E402
 from sandbox import Twin, access, routing  # noqa: E402
 from sandbox.network import compile_network  # noqa: E402
+from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
 SHARED_DATA = Path(os.environ.get("SANDBOX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 CLOSED_SHARE = 0.05  # share of walking edges closed in the variant twin
 HEADER = ("case", "nodes", "households", "measure", "ours_s", "ours/nx")
 WIDTHS = (10, 7, 10, 46, 9, 7)
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up call; the garbage collector is off while timing."""
-    fn()
-    times = []
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return statistics.median(times)
 
 
 def once(fn: Callable[[], object]) -> float:

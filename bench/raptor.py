@@ -7,13 +7,11 @@ Run ``python bench/raptor.py [--stops 3000] [--lines 150] [--nx-departures 3]``.
 from __future__ import annotations
 
 import argparse
-import gc
 import os
 import resource
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import networkx as nx
@@ -21,26 +19,12 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from sandbox.raptor import TransitArrays, check, earliest_arrival, range_arrivals
+from sandbox.raptor import TransitArrays, check, earliest_arrival, range_arrivals  # noqa: E402
+from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
 H = 3600
 WALK_MPS = 1.33
 TARGET_MS = 50.0  # issue 11: at most 50 ms per origin on one core (Helsinki feed)
-
-
-def timed(fn: Callable[[], object], repeats: int) -> float:
-    """Median seconds of ``repeats`` calls after one warm-up call; the garbage collector is off while timing."""
-    fn()
-    times = []
-    gc.disable()
-    try:
-        for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            times.append(time.perf_counter() - start)
-    finally:
-        gc.enable()
-    return statistics.median(times)
 
 
 def peak_mb() -> float:

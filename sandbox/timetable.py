@@ -15,7 +15,7 @@ import dataclasses
 import datetime
 import re
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -296,6 +296,17 @@ def _seconds(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return seconds, bad
 
 
+def _clock(name: str, file: str, frame: pd.DataFrame, column: str, where: Callable[[int], str]) -> np.ndarray:
+    """A column of HH:MM:SS as seconds (hours may pass 24); the first malformed value, at the row ``where`` names,
+    is a one-line error."""
+    values, bad = _seconds(frame[column].str.strip())
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise DataError(f"{name}: {file}: {where(i)} has {column} {frame[column].iloc[i]!r}; expected HH:MM:SS "
+                        "(hours may pass 24)")
+    return values
+
+
 def _fmt(seconds: float) -> str:
     s = int(seconds)
     return f"{s // 3600:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
@@ -310,14 +321,9 @@ def _parse_stop_times(name: str, stop_times: pd.DataFrame) -> pd.DataFrame:
         i = int(np.flatnonzero(bad)[0])
         raise DataError(f"{name}: {file}: trip {stop_times.trip_id.iloc[i]!r} has stop_sequence "
                         f"{stop_times.stop_sequence.iloc[i]!r}; expected a non-negative integer")
-    times = {}
-    for column in ("arrival_time", "departure_time"):
-        values, bad = _seconds(stop_times[column].str.strip())
-        if bad.any():
-            i = int(np.flatnonzero(bad)[0])
-            raise DataError(f"{name}: {file}: trip {stop_times.trip_id.iloc[i]!r} stop_sequence {int(seq[i])} has "
-                            f"{column} {stop_times[column].iloc[i]!r}; expected HH:MM:SS (hours may pass 24)")
-        times[column] = values
+    times = {column: _clock(name, file, stop_times, column,
+                            lambda i: f"trip {stop_times.trip_id.iloc[i]!r} stop_sequence {int(seq[i])}")
+             for column in ("arrival_time", "departure_time")}
     frame = pd.DataFrame({"trip_id": stop_times.trip_id.to_numpy(object), "stop_id": stop_times.stop_id.to_numpy(object),
                           "seq": seq.astype(np.int64), "arr": times["arrival_time"], "dep": times["departure_time"]})
     frame = frame.sort_values(["trip_id", "seq"], kind="stable").reset_index(drop=True)
@@ -372,14 +378,8 @@ def _expand(name: str, stop_times: pd.DataFrame, frequencies: pd.DataFrame | Non
     windows: dict[str, list[tuple[int, int, int]]] = {}
     if frequencies is not None and len(frequencies):
         file = "frequencies.txt"
-        for column in ("start_time", "end_time"):
-            _, bad = _seconds(frequencies[column].str.strip())
-            if bad.any():
-                i = int(np.flatnonzero(bad)[0])
-                raise DataError(f"{name}: {file}: trip {frequencies.trip_id.iloc[i]!r} has {column} "
-                                f"{frequencies[column].iloc[i]!r}; expected HH:MM:SS (hours may pass 24)")
-        start = _seconds(frequencies.start_time.str.strip())[0]
-        end = _seconds(frequencies.end_time.str.strip())[0]
+        start, end = (_clock(name, file, frequencies, column, lambda i: f"trip {frequencies.trip_id.iloc[i]!r}")
+                      for column in ("start_time", "end_time"))
         headway = _numbers(name, file, frequencies, "headway_secs", "trip_id", 1, 86_400 * 7, integer=True)
         for trip, s, e, h in zip(frequencies.trip_id, start, end, headway, strict=True):
             if e <= s:

@@ -157,6 +157,8 @@ def test_route_modes():
      "feed.zip: stop_times.txt: trip 't1b' has no time at its last stop (stop_sequence 3); expected"),
     ({"trips.txt": FEED["trips.txt"] + "R9,WK,t9\n"},
      "feed.zip: trips.txt: route_id 'R9' is not in routes.txt; expected ids that routes.txt lists"),
+    ({"frequencies.txt": FEED["frequencies.txt"].replace("09:30:00", "9h30")},
+     "feed.zip: frequencies.txt: trip 'f1' has end_time '9h30'; expected HH:MM:SS (hours may pass 24)"),
     ({"frequencies.txt": FEED["frequencies.txt"].replace("1200", "0")},
      "feed.zip: frequencies.txt: trip_id 'f1' has headway_secs '0'; expected an integer from 1 to"),
     ({"stops.txt": FEED["stops.txt"].replace("60.11,24.92", "north,24.92")},
