@@ -7,7 +7,8 @@ import json
 import re
 
 from sandbox import access
-from sandbox.output.maps import bundle, access_map, render_html
+from sandbox.output.maps import access_map, render_html
+from sandbox.output.pages import deck_bundle as bundle
 from tests.tiny import tiny_twin
 
 

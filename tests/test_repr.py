@@ -8,7 +8,7 @@ import re
 import pytest
 
 import sandbox
-from sandbox.output import maps
+from sandbox.output import maps, pages
 from sandbox.scenarios.load import parse_scenario
 
 SCRIPT = "<script>alert('x')</script>"
@@ -40,7 +40,7 @@ def offline_problems(cell_html: str) -> list[str]:
         scripts = INLINE_SCRIPTS.findall(page)
         markup = INLINE_SCRIPTS.sub(r"\1\3", page)
         problems += [f"page: {p.pattern}: {p.search(markup).group(0)}" for p in FETCHING if p.search(markup)]
-        if maps.bundle() not in [body for _, body, _ in scripts]:
+        if pages.deck_bundle() not in [body for _, body, _ in scripts]:
             problems.append("page: deck.gl (createDeck) is not inlined")
         calls = [body for _, body, _ in scripts if "createDeck(" in body and len(body) < len(page) / 2]
         if not calls:

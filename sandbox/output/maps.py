@@ -30,7 +30,7 @@ from ..access import destination_names, destinations
 from ..privacy import DEFAULT_K, suppress
 from ..results import SIDES
 from ..twin import Twin
-from .pages import deck_bundle, render_page
+from .pages import render_page
 
 NO_DATA_RGBA = [200, 200, 200, 110]
 FILL_ALPHA = 150
@@ -149,16 +149,6 @@ class ZoneMap:
         cells = "".join(f'<div class="row"><span class="swatch" style="{css}"></span>{html.escape(label)}</div>'
                         for css, label in rows)
         return f"<b>{html.escape(self.legend_title)}</b>{cells}"
-
-    @property
-    def layers(self) -> list[pdk.Layer]:
-        return [zones_layer(self.twin, self.values, self.tooltips, scale=self.scale), *self.overlays]
-
-    @property
-    def deck(self) -> pdk.Deck:
-        """A pydeck Deck (needs deck.gl from the network to display; the map itself displays offline)."""
-        return pdk.Deck(layers=[*base_layers(self.twin), *self.layers], initial_view_state=view_state(self.twin),
-                        map_provider=None, map_style=None, tooltip=TOOLTIP)
 
     def _repr_html_(self) -> str:
         """In Jupyter: the offline page of :func:`render_html` (deck.gl inlined, legend, credits) in an iframe,
@@ -307,15 +297,6 @@ def view_state(twin: Twin, *, width_px: int = 1100, height_px: int = 700) -> pdk
                          zoom=float(np.clip(min(lon_zoom, lat_zoom) - 0.5, 3, 18)))
 
 
-def zones_layer(twin: Twin, values: pd.Series, tooltips: pd.Series, *, scale: Scale) -> pdk.Layer:
-    """The zones of one map, coloured by class, with their tooltips (as the page's script draws them)."""
-    records = [{"polygon": ring, "color": scale.color(float(values.get(zone_id, np.nan))),
-                "tooltip": tooltips.get(zone_id, "")} for zone_id, ring in zip(twin.layers["zones"].index,
-                                                                              zone_rings(twin))]
-    return pdk.Layer("PolygonLayer", records, id="zones", get_polygon="polygon", get_fill_color="color",
-                     get_line_color=[60, 60, 60, 160], line_width_min_pixels=1, pickable=True, auto_highlight=True)
-
-
 def overlay_layers(twin: Twin, *, highlight: gpd.GeoDataFrame | None = None, highlight_kind: str = "",
                    outlines: gpd.GeoDataFrame | None = None,
                    changed: tuple[list[pdk.Layer], list[tuple[str, str]]] | None = None
@@ -417,11 +398,6 @@ def _highlight_layer(features: gpd.GeoDataFrame, kind: str) -> pdk.Layer:
     return pdk.Layer("ScatterplotLayer", data, id="destinations", get_position="position",
                      get_fill_color=DESTINATION_RGBA, get_line_color=[255, 255, 255], stroked=True,
                      line_width_min_pixels=1, radius_min_pixels=3.5, get_radius=8, pickable=True)
-
-
-def bundle() -> str:
-    """deck.gl, inlined in every page (see :func:`sandbox.output.pages.deck_bundle`)."""
-    return deck_bundle()
 
 
 def render_html(zone_map: ZoneMap) -> str:
