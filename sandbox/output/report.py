@@ -13,8 +13,8 @@ import xarray as xr
 from .. import words
 from ..results import BASELINE, SCENARIO, SIDES, indicator_names
 from ..twin import Twin
-from .maps import (MapPage, change_layers, change_scale, credits, destination_label, overlay_layers, quantile_scale,
-                   scenario_maps, share_scale, zone_map, destinations_of)
+from .maps import (MapPage, ZoneMap, change_layers, change_scale, credits, destination_label, overlay_layers,
+                   quantile_scale, scenario_maps, share_scale, zone_map, destinations_of)
 from .pages import render_page
 from .summary import HIDDEN, value
 
@@ -208,7 +208,7 @@ def render_comparison(results: xr.DataTree, twin: Twin, *, names: list[str], sum
 
 
 def comparison_map(twin: Twin, values: xr.DataArray, *, scenario: str, show: str, supply: bool, unit: str,
-                   title: str, k: int):
+                   title: str, k: int) -> ZoneMap:
     """One run's zones (``show`` value) or its change against the baseline, as the comparison page shows them."""
     data = values.sel(scenario=scenario)
     if show == "change":
