@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -15,7 +16,9 @@ import xarray as xr
 
 from . import routing
 from ._errors import TwinError
-from .network import Candidates, CompiledNetwork, compile_network, point_candidates, polygon_candidates
+from .network import (CompiledNetwork, compile_network, feature_candidates, joined_graph, node_candidates,
+                      point_candidates)
+from .transit import WALK, TransitOptions, timetable_of, travel_time_matrix
 from .layers import FACILITY_KINDS
 from .twin import GROUP_COLUMNS, Twin
 
@@ -79,50 +82,6 @@ def group_weights(households: pd.DataFrame, group: str) -> np.ndarray:
 # --- the search graph: network + households + destinations ----------------------------------------------------
 
 
-def _candidates(net: CompiledNetwork, features: gpd.GeoDataFrame, *, arrive: bool) -> Candidates:
-    areas = features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
-    if areas.all() and len(features):
-        return polygon_candidates(net, features.geometry, arrive=arrive)
-    points = features.geometry.representative_point()
-    return point_candidates(net, np.column_stack([points.x, points.y]), arrive=arrive)
-
-
-@dataclass(frozen=True, eq=False)
-class _Structure:
-    """The network with one extra node per source and per target, joined by every entry candidate, nothing closed.
-
-    A closure changes weights only (:meth:`weighted`): a closed entry weighs ``inf``, which a search never
-    relaxes, so it is the same as a missing one.
-    """
-
-    graph: routing.CSRGraph
-    sources: Candidates
-    targets: Candidates
-    source_ids: np.ndarray
-    target_ids: np.ndarray
-
-    def weighted(self, time_s: np.ndarray) -> routing.CSRGraph:
-        """The search graph under edge times ``time_s`` (:meth:`CompiledNetwork.travel_times`)."""
-        return self.graph.with_weights(np.concatenate([time_s, self.sources.pair_costs(time_s),
-                                                       self.targets.pair_costs(time_s)]))
-
-
-def _structure(net: CompiledNetwork, sources: Candidates, targets: Candidates, *,
-               towards_sources: bool) -> _Structure:
-    """With ``towards_sources`` the streets are searched backwards, so a search from the sources (destinations)
-    yields each target's (household's) trip *to* them on one-way networks too. Extra nodes have edges only out
-    of sources and into targets, so no path can pass through a point."""
-    n = net.n_nodes
-    source_ids = n + np.arange(sources.n_points)
-    target_ids = n + sources.n_points + np.arange(targets.n_points)
-    tails, heads = (net.edge_v, net.edge_u) if towards_sources else (net.edge_u, net.edge_v)
-    u = np.concatenate([tails, source_ids[sources.pair_point], targets.pair_node])
-    v = np.concatenate([heads, sources.pair_node, target_ids[targets.pair_point]])
-    w = np.concatenate([net.time_s, sources.pair_costs(net.time_s), targets.pair_costs(net.time_s)])
-    graph = routing.compile_graph(u, v, w, n_nodes=n + sources.n_points + targets.n_points)
-    return _Structure(graph, sources, targets, source_ids, target_ids)
-
-
 @dataclass(frozen=True, eq=False)
 class Search:
     """What the measures search for one (twin, mode, destination): the streets searched backwards from one node
@@ -154,8 +113,8 @@ def search_graph(twin: Twin, to: str, mode: str = "walk") -> Search:
         if structure is None:
             if len(net.cache) >= _SHARED_STRUCTURES:
                 net.cache.pop(next(iter(net.cache)))
-            structure = net.cache[shared] = _structure(
-                net, _candidates(net, features, arrive=True), point_candidates(net, homes), towards_sources=True)
+            structure = net.cache[shared] = joined_graph(
+                net, feature_candidates(net, features, arrive=True), point_candidates(net, homes), towards_sources=True)
         factors = twin.edge_factors.get(mode)
         graph = structure.graph if factors is None else structure.weighted(net.travel_times(factors))
         twin.cache[key] = Search(features, graph, structure.source_ids, structure.target_ids[home_of])
@@ -183,20 +142,27 @@ def _geometry_digest(features: gpd.GeoDataFrame) -> bytes:
 
 
 def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
-            groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
+            groups: Sequence[str] = DEFAULT_GROUPS, transit: TransitOptions | None = None) -> xr.Dataset:
     """Travel time from every household to the nearest destination, summarised by zone and group.
 
     Returns a Dataset with per-household ``travel_time_s`` and ``nearest_id`` (kept in memory, never exported
     without asking), zonal ``mean_travel_time_s`` (of those who reach one), ``median_travel_time_s`` and
     ``share_reaching`` (within each of ``minutes``), and per group ``gini`` and ``share_not_reaching``.
-    Streets closed or slowed in the twin (``twin.edge_factors``) are respected, at the entries too.
+    Streets closed or slowed in the twin (``twin.edge_factors``) are respected, at the entries too. By
+    ``mode="transit"`` the time is the quickest destination's ``transit`` percentile time (walking included).
     """
-    search = search_graph(twin, to, mode)
     members = _groups(twin, groups)
-    dist, which = routing.nearest(search.graph, search.source_ids)
-    time_s = dist[search.household_nodes]
-    source = which[search.household_nodes]
-    ids = np.append(search.features.index.to_numpy(), -1)  # position -1 (unreached) reads the final -1
+    if mode == "transit":
+        features, times, home_of = transit_times(twin, to, transit)
+        time_s, source = _row_min(times)
+        time_s, source = time_s[home_of], source[home_of]
+    else:
+        search = search_graph(twin, to, mode)
+        features = search.features
+        dist, which = routing.nearest(search.graph, search.source_ids)
+        time_s = dist[search.household_nodes]
+        source = which[search.household_nodes]
+    ids = np.append(features.index.to_numpy(), -1)  # position -1 (unreached) reads the final -1
     nearest_id = ids[np.where(source >= 0, source, len(ids) - 1)]
     reaching = time_s[None, :] <= np.asarray(minutes, dtype=float)[:, None] * 60
     return _dataset(twin, members, minutes, {
@@ -215,19 +181,26 @@ def nearest(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float]
         "gini": (("group",), [gini(time_s, w) for w in members.weight],
                  {"units": "1", "long_name": "Gini of travel times among residents who reach one (0 = equal; "
                                              "read with share_unreachable)"}),
-    }, measure="nearest", to=to, mode=mode, headline="share_reaching")
+    }, measure="nearest", to=to, mode=mode, headline="share_reaching", **_mode_attrs(twin, mode, transit))
 
 
 def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
-           weight: str | None = None, groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
+           weight: str | None = None, groups: Sequence[str] = DEFAULT_GROUPS,
+           transit: TransitOptions | None = None) -> xr.Dataset:
     """How many destinations (or how much of ``weight``, e.g. park ``area_m2``) each household reaches within each
     of ``minutes``: the 15-minute city in one call."""
-    search = search_graph(twin, to, mode)
-    values = _attribute(search.features, weight, to)
     members = _groups(twin, groups)
     cutoffs = [m * 60.0 for m in minutes]
-    counts = routing.count_within(search.graph, search.source_ids, cutoff=cutoffs,
-                                  source_weights=values)[:, search.household_nodes].astype(float)
+    if mode == "transit":
+        features, times, home_of = transit_times(twin, to, transit)
+        values = _attribute(features, weight, to)
+        counts = np.array([(times <= c).astype(float) @ values for c in cutoffs]).reshape(len(cutoffs), -1)
+        counts = counts[:, home_of]
+    else:
+        search = search_graph(twin, to, mode)
+        values = _attribute(search.features, weight, to)
+        counts = routing.count_within(search.graph, search.source_ids, cutoff=cutoffs,
+                                      source_weights=values)[:, search.household_nodes].astype(float)
     what, units = (f"{weight} of {to}", _units(weight)) if weight else (f"{to} (count)", "1")
     return _dataset(twin, members, minutes, {
         "reachable": (("minutes", "household"), counts, {"units": units, "long_name": f"{what} within the time"}),
@@ -239,28 +212,39 @@ def within(twin: Twin, to: str, *, mode: str = "walk", minutes: Sequence[float] 
                                                                  "residents"}),
         "gini": (("minutes", "group"), [[gini(c, w) for w in members.weight] for c in counts],
                  {"units": "1", "long_name": f"Gini of {what} within the time (0 = equal)"}),
-    }, measure="within", to=to, mode=mode, headline="share_reaching", weight=weight or "count")
+    }, measure="within", to=to, mode=mode, headline="share_reaching", weight=weight or "count",
+        **_mode_attrs(twin, mode, transit))
 
 
 def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "walk", minutes: float = 10,
-           groups: Sequence[str] = DEFAULT_GROUPS) -> xr.Dataset:
+           groups: Sequence[str] = DEFAULT_GROUPS, transit: TransitOptions | None = None) -> xr.Dataset:
     """Supply per resident of each group, by the two-step floating catchment (2SFCA).
 
     Each destination's ``capacity`` (e.g. park ``area_m2``, clinic ``capacity``; 1 each when None) is shared
     among the group's residents within ``minutes``; a household's value sums the shares of what it reaches,
     e.g. m2 of park per elderly resident within 10 minutes.
     """
-    search = search_graph(twin, to, mode)
-    values = _attribute(search.features, capacity, to)
     members = _groups(twin, groups)
     per_group = []
-    for w in members.weight:
-        demand = np.zeros(search.graph.n_nodes)
-        np.add.at(demand, search.household_nodes, w)
-        access = routing.two_step_fca(search.graph, search.source_ids, supply=values, demand=demand,
-                                      cutoff=minutes * 60.0)
-        per_group.append(access[search.household_nodes])
-    per_group = np.array(per_group)
+    if mode == "transit":
+        features, times, home_of = transit_times(twin, to, transit)
+        values = _attribute(features, capacity, to)
+        reached = (times <= minutes * 60.0).astype(float)
+        for w in members.weight:
+            served = np.bincount(home_of, w, minlength=len(times)) @ reached
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ratio = np.where(served > 0, values / served, 0.0)  # as routing.two_step_fca: no demand, no share
+            per_group.append((reached @ ratio)[home_of])
+    else:
+        search = search_graph(twin, to, mode)
+        values = _attribute(search.features, capacity, to)
+        for w in members.weight:
+            demand = np.zeros(search.graph.n_nodes)
+            np.add.at(demand, search.household_nodes, w)
+            access = routing.two_step_fca(search.graph, search.source_ids, supply=values, demand=demand,
+                                          cutoff=minutes * 60.0)
+            per_group.append(access[search.household_nodes])
+    per_group = np.array(per_group).reshape(len(members.names), len(twin.households))
     what, units = (f"{capacity} of {to}", f"{_units(capacity)} per resident") if capacity \
         else (f"{to}", "per resident")
     long_name = f"{what} per resident within {minutes:g} min (2SFCA)"
@@ -279,13 +263,16 @@ def supply(twin: Twin, to: str, *, capacity: str | None = None, mode: str = "wal
                                                            "what the worst-served tenth have at most"}),
         "gini": (("group",), [gini(a, w) for a, w in zip(per_group, members.weight)],
                  {"units": "1", "long_name": f"Gini of {what} per resident (0 = equal)"}),
-    }, measure="supply", to=to, mode=mode, headline="mean_supply_per_resident", capacity=capacity or "count")
+    }, measure="supply", to=to, mode=mode, headline="mean_supply_per_resident", capacity=capacity or "count",
+        **_mode_attrs(twin, mode, transit))
 
 
 def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str, *, minutes: Sequence[float] = (5, 10, 15),
-               mode: str = "walk", lonlat: bool = True, buffer_m: float = 25.0) -> gpd.GeoDataFrame:
+               mode: str = "walk", lonlat: bool = True, buffer_m: float = 25.0,
+               transit: TransitOptions | None = None) -> gpd.GeoDataFrame:
     """Areas reachable within each of ``minutes`` from a point (lon/lat unless ``lonlat=False``), a geometry in the
-    twin CRS, or a destination name (then: reachable from any of its features)."""
+    twin CRS, or a destination name (then: reachable from any of its features). By transit, a street is reached
+    when its node is, at the options' percentile over the departures (walking on from stops along streets)."""
     net = _network(twin, mode)
     if isinstance(origin, str):
         features = destinations(twin, origin)
@@ -294,10 +281,16 @@ def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str,
         if lonlat and not isinstance(origin, shapely.Geometry):
             point = gpd.GeoSeries([point], crs=4326).to_crs(twin.crs).iloc[0]
         features = gpd.GeoDataFrame(geometry=[point], crs=twin.crs)
-    time_s = net.travel_times(twin.edge_factors.get(mode))
-    entries = _candidates(net, features, arrive=False).entries(time_s)
+    network_mode = WALK if mode == "transit" else mode
+    time_s = net.travel_times(twin.edge_factors.get(network_mode))
+    origins = feature_candidates(net, features, arrive=False)
     limit = max(minutes) * 60.0
-    dist, _ = routing.nearest(net.time.with_weights(time_s), entries.node, offsets=entries.cost_s, cutoff=limit)
+    if mode == "transit":
+        options = (transit or TransitOptions()).model_copy(update={"max_minutes": limit / 60})
+        dist = travel_time_matrix(twin, origins, node_candidates(net), options).min(axis=0, initial=np.inf)
+    else:
+        entries = origins.entries(time_s)
+        dist, _ = routing.nearest(net.time.with_weights(time_s), entries.node, offsets=entries.cost_s, cutoff=limit)
     rows = []
     for m in sorted(minutes):
         share = np.clip((m * 60.0 - dist[net.edge_u]) / np.maximum(time_s, 1e-9), 0, 1)
@@ -307,11 +300,14 @@ def isochrones(twin: Twin, origin: tuple[float, float] | shapely.Geometry | str,
         lines = np.concatenate([whole, np.array(cut, dtype=object)]) if cut else whole
         area = shapely.union_all(shapely.buffer(lines, buffer_m)) if len(lines) else shapely.Polygon()
         rows.append({"minutes": m, "mode": mode, "area_m2": area.area, "geometry": area})
-    return gpd.GeoDataFrame(rows, geometry="geometry", crs=twin.crs)
+    frame = gpd.GeoDataFrame(rows, geometry="geometry", crs=twin.crs)
+    frame.attrs.update(_mode_attrs(twin, mode, transit))
+    return frame
 
 
 def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destinations_: gpd.GeoDataFrame | np.ndarray,
-                 *, mode: str = "walk", max_minutes: float | None = None) -> pd.DataFrame:
+                 *, mode: str = "walk", max_minutes: float | None = None,
+                 transit: TransitOptions | None = None) -> pd.DataFrame:
     """Origin-destination travel times (s) between any points, including the walk from each point to the street.
 
     Points are GeoDataFrames (any CRS) or arrays of lon/lat. One bounded search per origin. Returns a long table
@@ -320,8 +316,15 @@ def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destination
     """
     net = _network(twin, mode)
     origin_frame, destination_frame = _as_points(origins, twin), _as_points(destinations_, twin)
-    structure = _structure(net, _candidates(net, origin_frame, arrive=False),
-                           _candidates(net, destination_frame, arrive=True), towards_sources=False)
+    if mode == "transit":
+        options = transit or TransitOptions()
+        if max_minutes is not None:
+            options = options.model_copy(update={"max_minutes": max_minutes})
+        matrix = travel_time_matrix(twin, feature_candidates(net, origin_frame, arrive=False),
+                                            feature_candidates(net, destination_frame, arrive=True), options)
+        return _long_table(origin_frame, destination_frame, np.where(np.isfinite(matrix), matrix, np.nan))
+    structure = joined_graph(net, feature_candidates(net, origin_frame, arrive=False),
+                           feature_candidates(net, destination_frame, arrive=True), towards_sources=False)
     graph = structure.weighted(net.travel_times(twin.edge_factors.get(mode)))
     source_ids, target_ids = structure.source_ids, structure.target_ids
     cutoff = np.inf if max_minutes is None else max_minutes * 60.0
@@ -330,9 +333,13 @@ def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destination
     matrix = np.full((len(origin_frame), len(destination_frame)), np.nan)
     matrix[pairs.source[is_target], pairs.node[is_target] - (target_ids[0] if len(target_ids) else 0)] = \
         pairs.cost[is_target]
+    return _long_table(origin_frame, destination_frame, matrix)
+
+
+def _long_table(origins: gpd.GeoDataFrame, destinations_: gpd.GeoDataFrame, matrix: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({
-        "from_id": np.repeat(origin_frame.index.to_numpy(), len(destination_frame)),
-        "to_id": np.tile(destination_frame.index.to_numpy(), len(origin_frame)),
+        "from_id": np.repeat(origins.index.to_numpy(), len(destinations_)),
+        "to_id": np.tile(destinations_.index.to_numpy(), len(origins)),
         "travel_time_s": matrix.ravel(),
     })
 
@@ -340,10 +347,48 @@ def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destination
 # --- helpers ----------------------------------------------------------------------------------------------------
 
 
+def modes(twin: Twin) -> list[str]:
+    """The travel modes of a twin: its street networks, and transit when it has a timetable."""
+    return [*twin.networks, *(["transit"] if twin.timetable is not None else [])]
+
+
 def _network(twin: Twin, mode: str) -> CompiledNetwork:
+    if mode == "transit":
+        timetable_of(twin)
+        return compile_network(twin.networks[WALK])
     if mode not in twin.networks:
-        raise TwinError(f"mode: unknown '{mode}'; expected one of {', '.join(twin.networks)}")
+        raise TwinError(f"mode: unknown '{mode}'; expected one of {', '.join(modes(twin))}")
     return compile_network(twin.networks[mode])
+
+
+def transit_times(twin: Twin, to: str, options: TransitOptions | None = None
+                  ) -> tuple[gpd.GeoDataFrame, np.ndarray, np.ndarray]:
+    """Transit times from every home point to every destination called ``to``: the destinations, the (homes x
+    destinations) seconds and each household's home position. Once per twin, destination and options."""
+    options = options or TransitOptions()
+    key = ("transit", to, options)
+    if key not in twin.cache:
+        net = _network(twin, "transit")
+        features = destinations(twin, to)
+        homes, home_of, _ = _homes(twin)
+        times = travel_time_matrix(twin, point_candidates(net, homes),
+                                           feature_candidates(net, features, arrive=True), options)
+        twin.cache[key] = features, times, home_of
+    return twin.cache[key]
+
+
+def _row_min(times: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the smallest time and its column (-1 where nothing is reached)."""
+    if times.shape[1] == 0:
+        return np.full(len(times), np.inf), np.full(len(times), -1)
+    which = times.argmin(axis=1)
+    best = times[np.arange(len(times)), which]
+    return best, np.where(np.isfinite(best), which, -1)
+
+
+def _mode_attrs(twin: Twin, mode: str, options: TransitOptions | None) -> dict[str, Any]:
+    """What a transit result must say about itself: the percentile, window, date and limits."""
+    return (options or TransitOptions()).attrs(twin.timetable) if mode == "transit" else {}
 
 
 def _as_points(points: gpd.GeoDataFrame | np.ndarray, twin: Twin) -> gpd.GeoDataFrame:
@@ -393,7 +438,7 @@ def _groups(twin: Twin, groups: Sequence[str]) -> _Groups:
 
 
 def _dataset(twin: Twin, members: _Groups, minutes: Sequence[float], variables: dict[str, _Variable], *,
-             measure: str, to: str, mode: str, **attrs: str) -> xr.Dataset:
+             measure: str, to: str, mode: str, **attrs: Any) -> xr.Dataset:
     """A measure's Dataset: the coordinates and counts every measure shares (households, zones, groups, time
     thresholds), then ``variables``; built in one go, as each assignment to a Dataset costs milliseconds."""
     ones = np.ones(len(twin.households))
@@ -508,13 +553,14 @@ def gini(values: np.ndarray, weights: np.ndarray | None = None) -> float:
 
 
 def compute(twin: Twin, measure: str, to: str, *, mode: str = "walk", minutes: Sequence[float] = DEFAULT_MINUTES,
-            groups: Sequence[str] = DEFAULT_GROUPS, capacity: str | None = None) -> xr.Dataset:
+            groups: Sequence[str] = DEFAULT_GROUPS, capacity: str | None = None,
+            transit: TransitOptions | None = None) -> xr.Dataset:
     """One of the measures by name (what the command line and scenario files call): ``nearest``, ``within``
     (``capacity`` sums a column instead of counting) or ``supply`` (2SFCA at the first of ``minutes``)."""
     if measure == "nearest":
-        return nearest(twin, to, mode=mode, minutes=minutes, groups=groups)
+        return nearest(twin, to, mode=mode, minutes=minutes, groups=groups, transit=transit)
     if measure == "within":
-        return within(twin, to, mode=mode, minutes=minutes, weight=capacity, groups=groups)
+        return within(twin, to, mode=mode, minutes=minutes, weight=capacity, groups=groups, transit=transit)
     if measure == "supply":
-        return supply(twin, to, capacity=capacity, mode=mode, minutes=minutes[0], groups=groups)
+        return supply(twin, to, capacity=capacity, mode=mode, minutes=minutes[0], groups=groups, transit=transit)
     raise TwinError(f"measure: unknown '{measure}'; expected one of {', '.join(MEASURES)}")

@@ -347,3 +347,57 @@ def snap_points(net: CompiledNetwork, xy: np.ndarray, *, arrive: bool = False, s
     ``Twin.edge_factors``: closed edges drop out of the candidates, so a closure can only take entries away; a
     point whose every nearby street is closed (or flooded) has no entry: it is cut off."""
     return point_candidates(net, xy, arrive=arrive, slack_m=slack_m).entries(net.travel_times(factors))
+
+
+def node_candidates(net: CompiledNetwork) -> Candidates:
+    """Every node of the network as a point standing on it (no walk to join): for times to each node."""
+    nodes = np.arange(net.n_nodes, dtype="int64")
+    zero = np.zeros(net.n_nodes)
+    return Candidates(nodes, nodes, np.full(net.n_nodes, -1, "int64"), zero, zero, nodes, net.n_nodes)
+
+
+def feature_candidates(net: CompiledNetwork, features: gpd.GeoDataFrame, *, arrive: bool) -> Candidates:
+    """Areas join at their edges (:func:`polygon_candidates`), anything else at a representative point."""
+    areas = features.geom_type.isin(["Polygon", "MultiPolygon"]).to_numpy()
+    if areas.all() and len(features):
+        return polygon_candidates(net, features.geometry, arrive=arrive)
+    points = features.geometry.representative_point()
+    return point_candidates(net, np.column_stack([points.x, points.y]), arrive=arrive)
+
+
+@dataclass(frozen=True, eq=False)
+class JoinedGraph:
+    """The network with one extra node per source and per target, joined by every entry candidate, nothing closed.
+
+    A closure changes weights only (:meth:`weighted`): a closed entry weighs ``inf``, which a search never
+    relaxes, so it is the same as a missing one.
+    """
+
+    graph: CSRGraph
+    sources: Candidates
+    targets: Candidates
+    source_ids: np.ndarray
+    target_ids: np.ndarray
+
+    def weighted(self, time_s: np.ndarray) -> CSRGraph:
+        """The search graph under edge times ``time_s`` (:meth:`CompiledNetwork.travel_times`)."""
+        return self.graph.with_weights(np.concatenate([time_s, self.sources.pair_costs(time_s),
+                                                       self.targets.pair_costs(time_s)]))
+
+
+def joined_graph(net: CompiledNetwork, sources: Candidates, targets: Candidates, *,
+               towards_sources: bool) -> JoinedGraph:
+    """With ``towards_sources`` the streets are searched backwards, so a search from the sources (destinations)
+    yields each target's (household's) trip *to* them on one-way networks too. Extra nodes have edges only out
+    of sources and into targets, so no path can pass through a point."""
+    from .routing import compile_graph
+
+    n = net.n_nodes
+    source_ids = n + np.arange(sources.n_points)
+    target_ids = n + sources.n_points + np.arange(targets.n_points)
+    tails, heads = (net.edge_v, net.edge_u) if towards_sources else (net.edge_u, net.edge_v)
+    u = np.concatenate([tails, source_ids[sources.pair_point], targets.pair_node])
+    v = np.concatenate([heads, sources.pair_node, target_ids[targets.pair_point]])
+    w = np.concatenate([net.time_s, sources.pair_costs(net.time_s), targets.pair_costs(net.time_s)])
+    graph = compile_graph(u, v, w, n_nodes=n + sources.n_points + targets.n_points)
+    return JoinedGraph(graph, sources, targets, source_ids, target_ids)

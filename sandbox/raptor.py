@@ -267,6 +267,52 @@ def _range_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr
     return out
 
 
+@njit(cache=True)
+def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr, arrival_s, departure_s,
+                   stop_patterns_ptr, stop_patterns, stop_positions, transfers_ptr, transfers_to, transfers_s,
+                   access_ptr, access_stop, access_s, direct_s, egress_ptr, egress_to, egress_s, departures, rank,
+                   max_rounds):
+    # Per origin: range-RAPTOR from its access stops, each departure's arrivals walked on to every target
+    # (never worse than walking all the way), then the rank-th smallest time per target over the departures.
+    n_origins, n_targets = direct_s.shape
+    n_stops = stop_patterns_ptr.shape[0] - 1
+    n_dep = departures.shape[0]
+    best, by_trip, marked, is_marked, walk_from, will_walk, first_pos, queue = _workspace(
+        n_stops, pattern_stops_ptr.shape[0] - 1, max_rounds)
+    out = np.empty((n_origins, n_targets), np.float64)
+    times = np.empty((n_targets, n_dep), np.float64)
+    for o in range(n_origins):
+        a0, a1 = access_ptr[o], access_ptr[o + 1]
+        if a1 == a0:  # no stop within the walk: every departure walks
+            for t in range(n_targets):
+                out[o, t] = direct_s[o, t]
+            continue
+        best[:] = UNREACHED
+        by_trip[:] = UNREACHED
+        src_stops = access_stop[a0:a1]
+        src_times = np.empty(a1 - a0, np.int64)
+        for d in range(n_dep - 1, -1, -1):  # latest first, as in _range_kernel
+            for j in range(a1 - a0):
+                src_times[j] = departures[d] + access_s[a0 + j]
+            _raptor(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr, arrival_s, departure_s,
+                    stop_patterns_ptr, stop_patterns, stop_positions, transfers_ptr, transfers_to, transfers_s,
+                    src_stops, src_times, best, by_trip, marked, is_marked, walk_from, will_walk, first_pos, queue)
+            for t in range(n_targets):
+                times[t, d] = direct_s[o, t]
+            for s in range(n_stops):
+                a = best[max_rounds, s]
+                if a == UNREACHED:
+                    continue
+                for e in range(egress_ptr[s], egress_ptr[s + 1]):
+                    x = a - departures[d] + egress_s[e]
+                    t = egress_to[e]
+                    if x < times[t, d]:
+                        times[t, d] = x
+        for t in range(n_targets):
+            out[o, t] = np.sort(times[t])[rank]
+    return out
+
+
 # --------------------------------------------------------------------------------------------------------------
 # Python front doors.
 
@@ -332,15 +378,48 @@ def range_arrivals(arrays: Any, source_stops: Any, source_offsets_s: Any, *, win
     return _seconds(labels)
 
 
+def _rank(q: float, n: int) -> int:
+    """Nearest rank of the ``q`` quantile among ``n`` sorted values (0-based)."""
+    if not 0 < q <= 1:
+        raise TwinError(f"raptor: q must be in (0, 1], not {q}")
+    if n == 0:
+        raise TwinError("raptor: no departures")
+    return max(int(np.ceil(q * n - 1e-9)) - 1, 0)
+
+
+def percentile_matrix(arrays: Any, access: tuple[np.ndarray, np.ndarray, np.ndarray], direct_s: np.ndarray,
+                      egress: tuple[np.ndarray, np.ndarray, np.ndarray], departures: np.ndarray, *, q: float = 0.5,
+                      max_rounds: int = 5) -> np.ndarray:
+    """Door-to-door travel times (s) from each origin to each target, the ``q`` quantile over ``departures``.
+
+    ``access`` = (ptr, stop, seconds): per origin (CSR), the stops it walks to and how long that takes;
+    ``egress`` = (ptr, target, seconds): per stop, the targets one walks to from it; ``direct_s`` (origins x targets)
+    the walk all the way (``inf`` = too far). At each departure an origin's time to a target is the best of walking
+    and every ride (access + waits + rides + transfers + egress); the quantile is as in
+    :func:`travel_time_percentile`. Returns (origins x targets) float64, ``inf`` where unreached.
+    """
+    a = transit_arrays(arrays)
+    departures = np.asarray(departures, np.float64)
+    if np.any(np.abs(departures) >= 2**30) or np.any(departures != np.round(departures)):
+        raise TwinError("raptor: departures must be whole seconds (below 2**30)")
+    access_ptr = np.ascontiguousarray(access[0], np.int64)
+    access_stop, access_s = _sources(a, access[1], access[2], "access seconds")
+    direct = np.ascontiguousarray(direct_s, np.float64)
+    egress_ptr = np.ascontiguousarray(egress[0], np.int64)
+    egress_to = np.ascontiguousarray(egress[1], np.int64)
+    egress_s = np.ascontiguousarray(egress[2], np.float64)
+    if len(access_ptr) != direct.shape[0] + 1 or len(egress_ptr) != a.n_stops + 1:
+        raise TwinError("raptor: access has one row per origin and egress one per stop")
+    if len(egress_to) and (egress_to.min() < 0 or egress_to.max() >= direct.shape[1]):
+        raise TwinError("raptor: an egress leg names a target that does not exist")
+    return _matrix_kernel(*a, access_ptr, access_stop, access_s, direct, egress_ptr, egress_to, egress_s,
+                          departures.astype(np.int64), _rank(q, len(departures)), _rounds(max_rounds))
+
+
 def travel_time_percentile(arrivals: np.ndarray, departures: np.ndarray, q: float = 0.5) -> np.ndarray:
     """Per stop, the ``q`` quantile of the travel time (arrival - departure) over the departures (rows of
     ``arrivals``): the smallest time within which at least a share ``q`` of the departures arrive (nearest rank; for
     the median of an even count, the lower middle); ``inf`` where more than ``1 - q`` of the departures never do."""
-    if not 0 < q <= 1:
-        raise TwinError(f"raptor: q must be in (0, 1], not {q}")
     times = np.asarray(arrivals, np.float64) - np.asarray(departures, np.float64)[:, None]
-    n = times.shape[0]
-    if n == 0:
-        raise TwinError("raptor: no departures")
-    rank = max(int(np.ceil(q * n - 1e-9)) - 1, 0)
+    rank = _rank(q, times.shape[0])
     return np.partition(times, rank, axis=0)[rank]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import hashlib
 import re
 import zipfile
 from collections.abc import Callable, Sequence
@@ -525,6 +526,63 @@ def _source(name: str, feed, files: set[str]) -> str:
         if details:
             text += f" ({', '.join(details)})"
     return text
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Storage
+
+
+_TEXT_FIELDS = ("stop_ids", "stop_names", "route_ids", "route_names", "route_modes", "trip_ids")
+_META_FIELDS = ("service_date", "source", "licence")
+
+
+def timetable_digest(timetable: Timetable) -> bytes:
+    """Content hash of a timetable (every array and its provenance), for the twin's fingerprint."""
+    digest = hashlib.sha256()
+    for field in dataclasses.fields(Timetable):
+        value = getattr(timetable, field.name)
+        digest.update(field.name.encode())
+        if field.name in _TEXT_FIELDS:
+            digest.update("\x1f".join(map(str, value)).encode())
+        elif field.name in _META_FIELDS:
+            digest.update(str(value).encode())
+        else:
+            digest.update(np.ascontiguousarray(value).tobytes())
+    return digest.digest()
+
+
+def write_timetable(timetable: Timetable, path: str | Path) -> None:
+    """The timetable as one .npz (no pickles: text as unicode arrays, provenance as 0-d strings)."""
+    arrays = {}
+    for field in dataclasses.fields(Timetable):
+        value = getattr(timetable, field.name)
+        if field.name in _TEXT_FIELDS:
+            arrays[field.name] = np.asarray([str(v) for v in value], dtype=str) if len(value) else np.zeros(0, "U1")
+        elif field.name in _META_FIELDS:
+            arrays[field.name] = np.asarray(str(value))
+        else:
+            arrays[field.name] = value
+    with open(path, "wb") as out:
+        np.savez_compressed(out, **arrays)
+
+
+def read_timetable(path: str | Path) -> Timetable:
+    """A timetable written by :func:`write_timetable`; a damaged or foreign file is one DataError line."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            values = {}
+            for field in dataclasses.fields(Timetable):
+                value = data[field.name]
+                if field.name in _TEXT_FIELDS:
+                    value = value.astype(object)
+                elif field.name == "service_date":
+                    value = datetime.date.fromisoformat(str(value))
+                elif field.name in _META_FIELDS:
+                    value = str(value)
+                values[field.name] = value
+    except (OSError, KeyError, ValueError) as exc:
+        raise DataError(f"{path}: not a timetable written by sandbox ({exc}); rebuild the twin") from exc
+    return Timetable(**values)
 
 
 # ----------------------------------------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import xarray as xr
 from ._errors import DataError, TwinError, writing
 from ._io import sha256_file, staged_folder
 from .network import network_from_frames, network_to_frames, node_bounds
+from .timetable import Timetable, read_timetable, timetable_digest, write_timetable
 
 FORMAT_VERSION = 1
 LAYER_NAMES = ("buildings", "parks", "transit_stops", "facilities", "water", "zones")
@@ -38,6 +39,7 @@ class Twin:
     :meth:`fingerprint` proves that the baseline stayed as it was. ``edge_factors`` multiply the travel times
     of a mode's edges (in ``graph.edges(keys=True)`` order; ``inf`` = closed): a street closure is a weight,
     not a rebuilt graph. ``flood_depth`` (metres of water on a grid in the twin CRS) is set by a flood scenario.
+    ``timetable`` is one service date of scheduled public transport (the ``transit`` mode), or None.
     """
 
     name: str
@@ -49,6 +51,7 @@ class Twin:
     provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     edge_factors: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
     flood_depth: xr.DataArray | None = None
+    timetable: Timetable | None = None
     # Derived data (fingerprint, compiled search graphs) computed once per twin object; a variant made with
     # replace() starts with an empty cache, so nothing derived from the old content can leak into it.
     cache: dict[Any, Any] = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
@@ -103,6 +106,9 @@ class Twin:
             digest.update(network_digest(self.networks[mode]))
             if mode in self.edge_factors:
                 digest.update(np.nan_to_num(self.edge_factors[mode], posinf=1e300).tobytes())
+        if self.timetable is not None:
+            digest.update(b"timetable")
+            digest.update(timetable_digest(self.timetable))
         for name, grid in (("terrain", self.terrain), ("flood_depth", self.flood_depth)):
             if grid is not None:
                 digest.update(name.encode())
@@ -149,6 +155,12 @@ class Twin:
             "networks": networks,
             "households": groups,
             "households_source": self.provenance.get("households", {}).get("source", ""),
+            "transit": None if self.timetable is None else {
+                "service_date": str(self.timetable.service_date), "stops": self.timetable.n_stops,
+                "routes": len(self.timetable.route_ids), "patterns": self.timetable.n_patterns,
+                "trips": self.timetable.n_trips, "source": self.timetable.source,
+                "licence": self.timetable.licence,
+            },
             "terrain": None if self.terrain is None else {
                 "shape": list(self.terrain.shape),
                 "resolution_m": float(abs(self.terrain.rio.resolution()[0])),
@@ -172,6 +184,9 @@ class Twin:
                              for mode, g in self.networks.items())
         extras = "".join(f"; {part}" for part, grid in (("terrain", self.terrain), ("flood depth", self.flood_depth))
                          if grid is not None)
+        if self.timetable is not None:
+            extras += (f"; transit {self.timetable.n_stops:,} stops/{self.timetable.n_trips:,} trips on "
+                       f"{self.timetable.service_date}")
         return (f"Twin({self.name!r}, {self.crs}: {layers}; {households:,} households, {residents:,} residents; "
                 f"networks {networks or 'none'}{extras})")
 
@@ -252,6 +267,8 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
         for name, grid in (("terrain", twin.terrain), ("flood_depth", twin.flood_depth)):
             if grid is not None:
                 grid.rio.to_raster(staging / f"{name}.tif")
+        if twin.timetable is not None:
+            write_timetable(twin.timetable, staging / "timetable.npz")
         manifest = {
             "format_version": FORMAT_VERSION,
             "name": twin.name,
@@ -357,5 +374,6 @@ def _read_contents(folder: Path, manifest: dict[str, Any]) -> Twin:
             from .terrain import read_dem
 
             grids[name] = read_dem(folder / f"{name}.tif").rename(name if name != "terrain" else "elevation_m")
+    timetable = read_timetable(folder / "timetable.npz") if (folder / "timetable.npz").is_file() else None
     return Twin(name=manifest["name"], crs=crs, layers=layers, households=households, networks=networks,
-                provenance=manifest.get("provenance", {}), edge_factors=factors, **grids)
+                provenance=manifest.get("provenance", {}), edge_factors=factors, timetable=timetable, **grids)
