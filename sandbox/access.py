@@ -322,7 +322,9 @@ def travel_times(twin: Twin, origins: gpd.GeoDataFrame | np.ndarray, destination
             options = options.model_copy(update={"max_minutes": max_minutes})
         matrix = travel_time_matrix(twin, feature_candidates(net, origin_frame, arrive=False),
                                             feature_candidates(net, destination_frame, arrive=True), options)
-        return _long_table(origin_frame, destination_frame, np.where(np.isfinite(matrix), matrix, np.nan))
+        table = _long_table(origin_frame, destination_frame, np.where(np.isfinite(matrix), matrix, np.nan))
+        table.attrs.update(_mode_attrs(twin, mode, options))
+        return table
     structure = joined_graph(net, feature_candidates(net, origin_frame, arrive=False),
                            feature_candidates(net, destination_frame, arrive=True), towards_sources=False)
     graph = structure.weighted(net.travel_times(twin.edge_factors.get(mode)))

@@ -1,4 +1,5 @@
-"""Assemble a Twin from source files: an OSM extract, a population (synthetic or a grid) and an optional DEM."""
+"""Assemble a Twin from source files: an OSM extract, a population (synthetic or a grid), an optional DEM and an
+optional GTFS feed."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+import geopandas as gpd
 import shapely
 
 from . import layers as osm_layers
@@ -15,7 +17,10 @@ from ._io import sha256_file
 from . import population
 from ._errors import TwinError
 from .network import MODES, Speeds, build_network, node_bounds
+from .timetable import read_gtfs
 from .twin import Twin
+
+GTFS_MARGIN_M = 500.0  # stops this far beyond the walking network are kept: a walk may start at the edge
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +48,9 @@ def build_twin(
     dem_crs: str | int | None = None,
     zone_cell_m: float = 250.0,
     osm_source: str | None = None,
+    gtfs: str | Path | None = None,
+    gtfs_date: str | None = None,
+    gtfs_licence: str | None = None,
     progress: Any = None,
 ) -> Twin:
     """Build a twin from files on disk, recording for every layer where it came from and how it was made.
@@ -70,6 +78,10 @@ def build_twin(
         Optional elevation GeoTIFF, reprojected and clipped to the twin.
     osm_source
         How to describe the OSM file in provenance (defaults to its file name).
+    gtfs, gtfs_date, gtfs_licence
+        A GTFS feed (zip or folder) for the ``transit`` mode: one service date (``gtfs_date``, default the feed's
+        busiest), its stops within the walking network's extent and 500 m around it; the licence as the
+        publisher states it (GTFS carries none), credited in every map and report.
     progress
         Optional callable taking a short message, called before each step.
     """
@@ -157,8 +169,27 @@ def build_twin(
                                  "licence": "see the DEM's publisher", "how": "bilinear reprojection to the twin CRS, "
                                  "clipped to the twin's extent", "created": when}
 
+    timetable = None
+    if gtfs is not None:
+        step("reading the timetable")
+        timetable = read_gtfs(gtfs, date=gtfs_date, bbox=_lonlat_bounds(extent.buffer(GTFS_MARGIN_M), target),
+                              licence=gtfs_licence)
+        provenance["transit"] = {
+            "source": timetable.source, "licence": timetable.licence, "sha256": sha256_file(gtfs) if Path(gtfs).is_file() else "a folder",
+            "how": f"GTFS service date {timetable.service_date} (calendar, calendar_dates and frequencies read); "
+                   f"stops within {GTFS_MARGIN_M:g} m of the walking network's extent; {timetable.n_stops} stops, "
+                   f"{len(timetable.route_ids)} routes, {timetable.n_trips} trips; walks to, from and between stops on "
+                   "the walking network",
+            "created": when,
+        }
+
     return Twin(name=name, crs=target.to_string(), layers=layers, households=households, networks=networks,
-                terrain=terrain, provenance=provenance)
+                terrain=terrain, provenance=provenance, timetable=timetable)
+
+
+def _lonlat_bounds(area: shapely.Geometry, crs: Any) -> tuple[float, float, float, float]:
+    corners = gpd.GeoSeries([area], crs=crs).to_crs(4326)
+    return tuple(float(v) for v in corners.total_bounds)
 
 
 def _synthetic_population(calibration: population.Calibration | str | None, residents: int | None,

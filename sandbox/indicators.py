@@ -10,13 +10,16 @@ import xarray as xr
 
 from . import access, words
 from .results import GROUP_ATTRS, MINUTES_ATTRS, zone_geometry
+from .transit import TransitOptions
 from .twin import Twin
 
 
 def compute_indicators(twin: Twin, indicators: Sequence[Any], *, groups: Sequence[str],
+                       transit: TransitOptions | None = None,
                        progress: Callable[[str], None] | None = None) -> xr.DataTree:
     """One node per indicator (``measure``, ``to``, ``mode``, ``minutes``, ``capacity`` and ``key``, as in a
-    scenario file), over (group, zone, minutes) and per household; the root holds the zones' geometry."""
+    scenario file), over (group, zone, minutes) and per household; the root holds the zones' geometry.
+    ``transit`` times the indicators whose mode is transit."""
     root = zone_geometry(twin.layers["zones"]).assign_coords(group=("group", list(groups), GROUP_ATTRS))
     root.attrs = {"twin": twin.name, "twin_fingerprint": twin.fingerprint()}
     nodes: dict[str, xr.Dataset] = {"/": root}
@@ -24,7 +27,7 @@ def compute_indicators(twin: Twin, indicators: Sequence[Any], *, groups: Sequenc
         if progress:
             progress(f"computing {indicator.key} on {twin.name}")
         ds = access.compute(twin, indicator.measure, indicator.to, mode=indicator.mode, minutes=indicator.minutes,
-                            groups=groups, capacity=indicator.capacity)
+                            groups=groups, capacity=indicator.capacity, transit=transit)
         ds["minutes"].attrs = MINUTES_ATTRS
         ds["group"].attrs = GROUP_ATTRS
         ds.attrs = {**{k: v for k, v in ds.attrs.items() if k not in ("twin", "twin_fingerprint")},
@@ -36,6 +39,8 @@ def compute_indicators(twin: Twin, indicators: Sequence[Any], *, groups: Sequenc
 def describe(ds: xr.Dataset) -> str:
     """An indicator in plain words, e.g. 'parks (count) within 10 min on foot', naming every threshold."""
     to, how = ds.attrs["to"], words.mode(ds.attrs["mode"])
+    if "transit_departure" in ds.attrs:  # which trips: a transit time is a percentile over a window
+        how += f" ({words.percentile(ds.attrs['transit_percentile'])}, departures {ds.attrs['transit_window']})"
     reach = words.minutes(ds["minutes"].to_numpy())
     if ds.attrs["measure"] == "nearest":
         return f"time to the nearest {words.destination(to).split(' ', 1)[1]} {how} (within {reach})"

@@ -194,8 +194,10 @@ def run_scenario(scenario: Scenario | str | Path, *, twin: Twin | None = None,
     variant = apply(planned)
     flood = planned.flood_impacts
     lap("apply")
-    before = compute_indicators(twin, scenario.indicators, groups=scenario.groups, progress=step)
-    after = compute_indicators(variant, scenario.indicators, groups=scenario.groups, progress=step)
+    before = compute_indicators(twin, scenario.indicators, groups=scenario.groups, transit=scenario.transit,
+                                progress=step)
+    after = compute_indicators(variant, scenario.indicators, groups=scenario.groups, transit=scenario.transit,
+                               progress=step)
     lap("indicators")
     results = compare(before, after, k=scenario.outputs.k)
     results.attrs = run_attributes(scenario, twin, variant)

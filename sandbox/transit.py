@@ -77,6 +77,7 @@ class TransitOptions(BaseModel):
         """The options as results attributes (netCDF-safe scalars)."""
         start, _ = self.window_s(timetable)
         return {"transit_service_date": str(timetable.service_date), "transit_departure": _clock(start),
+                "transit_window": f"{_clock(start)}-{_clock(start + self.window_min * 60)} on {timetable.service_date}",
                 "transit_window_min": self.window_min, "transit_step_min": self.step_min,
                 "transit_percentile": self.percentile, "transit_max_walk_min": self.max_walk_min,
                 "transit_max_transfer_walk_min": self.max_transfer_walk_min,

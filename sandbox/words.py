@@ -17,7 +17,7 @@ DESTINATIONS = {
     "tram": "a tram stop", "bus": "a bus stop", "metro": "a metro entrance", "rail": "a railway station",
     "ferry": "a ferry pier",
 }
-MODES = {"walk": "on foot", "bike": "by bike", "drive": "by car"}
+MODES = {"walk": "on foot", "bike": "by bike", "drive": "by car", "transit": "by public transport"}
 PLURALS = {"care": "health services", "grocery": "grocery shops", "elderly_centre": "elderly centres",
            "library": "libraries", "transit_stops": "transit stops", "ferry": "ferry piers",
            "metro": "metro entrances", "rail": "railway stations", "tram": "tram stops", "bus": "bus stops"}
@@ -34,6 +34,12 @@ def destination(name: str) -> str:
 
 def mode(name: str) -> str:
     return MODES.get(name, f"by {name}")
+
+
+def percentile(value: float) -> str:
+    """50 -> 'median', 80 -> '80th percentile'."""
+    value = float(value)
+    return "median" if value == 50 else f"{value:g}th percentile"
 
 
 def minutes(values: Sequence[float]) -> str:

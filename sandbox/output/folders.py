@@ -69,6 +69,7 @@ def write_access(folder: str | Path, twin: Twin, ds: xr.Dataset, *, group: str, 
         "groups": [str(g) for g in ds["group"].to_numpy()], "minutes": ds["minutes"].to_numpy().tolist(),
         "k": k, "twin": twin.name, "twin_fingerprint": twin.fingerprint(), "packages": versions or {},
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "data": zone_map.credits,
+        **_transit_attrs(ds.attrs),
     }
     with writing(folder), staged_folder(folder) as staging:
         (staging / "access.html").write_text(access_page(twin, ds, group=group, k=k), encoding="utf-8")
@@ -76,6 +77,32 @@ def write_access(folder: str | Path, twin: Twin, ds: xr.Dataset, *, group: str, 
         table.drop(columns="geometry").to_csv(staging / "access.csv")
         write_json(staging / "manifest.json", manifest)
     return Path(folder)
+
+
+def write_matrix(folder: str | Path, table: pd.DataFrame, manifest: dict[str, Any]) -> Path:
+    """An OD folder: matrix.parquet (from_id, to_id, travel_time_s; empty where unreached) and manifest.json."""
+    with writing(folder), staged_folder(folder) as staging:
+        table.to_parquet(staging / "matrix.parquet", index=False)
+        write_json(staging / "manifest.json", {**manifest, **_transit_attrs(table.attrs)})
+    return Path(folder)
+
+
+def write_isochrones(folder: str | Path, frame: gpd.GeoDataFrame, manifest: dict[str, Any]) -> Path:
+    """An isochrone folder: isochrones.gpkg, isochrones.parquet (GeoParquet; one polygon per threshold, in
+    lon/lat) and manifest.json."""
+    manifest = {**manifest, **_transit_attrs(frame.attrs)}
+    frame = frame.to_crs(4326)
+    with writing(folder), staged_folder(folder) as staging:
+        frame.to_file(staging / "isochrones.gpkg", layer="isochrones", engine="pyogrio")
+        write_geoparquet(frame, staging / "isochrones.parquet")
+        write_json(staging / "manifest.json", manifest)
+    return Path(folder)
+
+
+def _transit_attrs(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A transit result's percentile, window, date and limits, for a manifest."""
+    options = {k.removeprefix("transit_"): v for k, v in attrs.items() if k.startswith("transit_")}
+    return {"transit": options} if options else {}
 
 
 def access_table(twin: Twin, ds: xr.Dataset, *, k: int = DEFAULT_K) -> gpd.GeoDataFrame:

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .._errors import ScenarioError
 from ..network import MODES
 
-Mode = Literal[MODES]
+Mode = Literal[(*MODES, "transit")]
 POLYGONS = ("Polygon", "MultiPolygon")
 LINES = ("LineString", "MultiLineString")
 

@@ -16,6 +16,7 @@ from pydantic import (
 )
 
 from ..catalog import NAMED_TWINS
+from ..transit import TransitOptions
 from ..twin import GROUP_COLUMNS
 from ..words import bidi_visible
 from .fields import MAX_NEW_HOUSEHOLDS, Mode, Model, input_file
@@ -77,6 +78,8 @@ class Scenario(Model):
     indicators: list[Indicator] = Field(default_factory=_default_indicators, min_length=1)
     groups: list[str] = Field(default_factory=lambda: ["all", *GROUP_COLUMNS], min_length=1)
     outputs: Outputs = Field(default_factory=Outputs)
+    # How indicators with mode: transit time their trips (departure window, percentile, walk limits).
+    transit: TransitOptions = Field(default_factory=TransitOptions)
     _base_dir: Path | None = PrivateAttr(default=None)
     _source: Path | None = PrivateAttr(default=None)
     _lines: dict[tuple, int] = PrivateAttr(default_factory=dict)
