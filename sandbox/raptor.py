@@ -319,8 +319,9 @@ def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_pt
 
 def _sources(arrays: TransitArrays, stops: Any, times: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
     stops = np.atleast_1d(np.asarray(stops, np.int64))
-    # Ceil: arriving at 100.4 s catches a departure at 101 s, not one at 100 s.
-    times = np.ceil(np.atleast_1d(np.asarray(times, np.float64)))
+    # Ceil: arriving at 100.4 s catches a departure at 101 s, not one at 100 s; less than a microsecond over a
+    # whole second is rounding noise of the walk's sum (arriving at 100.000000002 s catches the 100 s tram).
+    times = np.ceil(np.atleast_1d(np.asarray(times, np.float64)) - 1e-6)
     if stops.shape != times.shape or stops.ndim != 1:
         raise TwinError(f"raptor: source stops and {what} differ in length")
     if len(stops) and (stops.min() < 0 or stops.max() >= arrays.n_stops):
