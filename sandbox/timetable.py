@@ -18,6 +18,7 @@ import re
 import zipfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -44,6 +45,10 @@ _EXTENDED_MODES = ((100, "rail"), (200, "bus"), (300, "rail"), (400, "metro"), (
                    (1200, "ferry"), (1300, "other"), (1400, "rail"), (1500, "other"), (1600, "other"),
                    (1700, "other"))
 _TIME = re.compile(r"^(\d{1,3}):([0-5]\d):([0-5]\d)$")
+MODES = ("tram", "metro", "rail", "bus", "ferry", "other")
+# add_line with a speed: a run is the straight line between its stops times this (streets and tracks bend).
+DETOUR_FACTOR = 1.3
+EARTH_RADIUS_M = 6_371_008.8
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -183,8 +188,31 @@ def read_gtfs(path: str | Path, *, date: datetime.date | str | None = None, bbox
         inside = ((lonlat[:, 0] >= bbox[0]) & (lonlat[:, 0] <= bbox[2])
                   & (lonlat[:, 1] >= bbox[1]) & (lonlat[:, 1] <= bbox[3]))
     route_of_trip = dict(zip(day_trips.trip_id, day_trips.route_id, strict=True))
-    return _assemble(path, feed, files, stops, lonlat, inside, stop_index, routes, route_of_trip, trip_list,
-                     tables.get("transfers.txt"), service_date, licence)
+    route_index = pd.Index(routes.route_id)
+    kept = []  # (trip_id, route row, stop rows, arrivals, departures): each trip clipped to the stops inside
+    for trip, template, stop_ids, arr, dep in trip_list:
+        rows = stop_index.get_indexer(stop_ids)
+        keep = inside[rows]
+        if keep.sum() >= 2:
+            kept.append((trip, route_index.get_loc(route_of_trip[template]), rows[keep], arr[keep], dep[keep]))
+    if kept and max(int(k[4].max()) for k in kept) > np.iinfo(np.int32).max:
+        raise DataError(f"{name}: stop_times.txt: times too far past midnight; expected times that fit in int32")
+    used = sorted({k[1] for k in kept})
+    new_route = {r: i for i, r in enumerate(used)}
+    routes_kept = routes.iloc[used]
+    short = routes_kept.get("route_short_name", pd.Series([None] * len(used), index=routes_kept.index))
+    long = routes_kept.get("route_long_name", pd.Series([None] * len(used), index=routes_kept.index))
+    route_types = _numbers(name, "routes.txt", routes_kept, "route_type", "route_id", 0, 1799, integer=True)
+    names = stops["stop_name"] if "stop_name" in stops else pd.Series([""] * len(stops))
+    return from_trips(
+        stop_ids=stops.stop_id.to_numpy(object), stop_names=names.fillna("").to_numpy(object), stop_lonlat=lonlat,
+        route_ids=routes_kept.route_id.to_numpy(object), route_names=short.fillna(long).fillna("").to_numpy(object),
+        route_modes=np.array([route_mode(int(v)) for v in route_types], object),
+        trip_ids=[k[0] for k in kept], trip_routes=[new_route[k[1]] for k in kept],
+        trip_stops=[k[2] for k in kept], trip_arrivals=[k[3] for k in kept], trip_departures=[k[4] for k in kept],
+        transfers=_feed_transfers(name, tables.get("transfers.txt"), stop_index),
+        service_date=service_date, source=_source(name, feed, files),
+        licence=licence or "not stated (GTFS carries no licence; give it to read_gtfs)", keep_unused_stops=False)
 
 
 def _feed_files(path: Path) -> set[str]:
@@ -401,99 +429,12 @@ def _expand(name: str, stop_times: pd.DataFrame, frequencies: pd.DataFrame | Non
     return trips
 
 
-def _assemble(path, feed, files, stops, lonlat, inside, stop_index, routes, route_of_trip, trip_list, transfers,
-              service_date, licence) -> Timetable:
-    name = path.name
-    route_index = pd.Index(routes.route_id)
-    # Clip to the stops inside; keep trips with two stops or more; group into patterns.
-    groups: dict[tuple, list[int]] = {}
-    kept = []
-    for trip, template, stop_ids, arr, dep in trip_list:
-        rows = stop_index.get_indexer(stop_ids)
-        keep = inside[rows]
-        if keep.sum() < 2:
-            continue
-        key = (int(route_index.get_loc(route_of_trip[template])), tuple(rows[keep].tolist()))
-        groups.setdefault(key, []).append(len(kept))
-        kept.append((trip, arr[keep], dep[keep]))
-    served = sorted({s for key in groups for s in key[1]})
-    new_stop = np.full(len(stops), -1, np.int64)
-    new_stop[served] = np.arange(len(served))
-    used_routes = sorted({key[0] for key in groups})
-    new_route = {r: i for i, r in enumerate(used_routes)}
-
-    patterns = []  # (route, stops, [trip indices in FIFO order]), split where trips overtake
-    for (route, stop_rows), members in groups.items():
-        arr = np.array([kept[t][1] for t in members])
-        dep = np.array([kept[t][2] for t in members])
-        order = sorted(range(len(members)),  # by departure at the first stop, then all departures
-                       key=lambda j: (dep[j].tolist(), arr[j].tolist(), kept[members[j]][0]))
-        chains: list[list[int]] = []
-        for j in order:
-            for chain in chains:
-                last = chain[-1]
-                if np.all(dep[j] >= dep[last]) and np.all(arr[j] >= arr[last]):
-                    chain.append(j)
-                    break
-            else:
-                chains.append([j])
-        for chain in chains:
-            patterns.append((new_route[route], new_stop[list(stop_rows)], [members[j] for j in chain],
-                             int(dep[chain[0], 0])))
-    patterns.sort(key=lambda p: (p[0], p[3], p[1].tolist()))
-
-    n_stops = len(served)
-    m = np.array([len(p[1]) for p in patterns], np.int64)
-    t = np.array([len(p[2]) for p in patterns], np.int64)
-    pattern_stops = np.concatenate([p[1] for p in patterns]).astype(np.int32) if patterns else np.zeros(0, np.int32)
-    trip_order = [i for p in patterns for i in p[2]]
-    arrival = np.concatenate([kept[i][1] for i in trip_order]) if trip_order else np.zeros(0)
-    departure = np.concatenate([kept[i][2] for i in trip_order]) if trip_order else np.zeros(0)
-    if len(departure) and departure.max() > np.iinfo(np.int32).max:
-        raise DataError(f"{name}: stop_times.txt: times too far past midnight; expected times that fit in int32")
-
-    # Each stop's patterns and its positions in them.
-    pattern_of = np.repeat(np.arange(len(patterns)), m)
-    position = np.arange(len(pattern_stops)) - np.repeat(np.r_[0, np.cumsum(m)[:-1]], m) if len(m) else pattern_of
-    order = np.lexsort((position, pattern_of, pattern_stops))
-
-    stops_kept = stops.iloc[served]
-    names = stops_kept["stop_name"] if "stop_name" in stops_kept else pd.Series([""] * n_stops)
-    ptr, to, seconds = _feed_transfers(name, transfers, stop_index, new_stop, n_stops)
-    routes_kept = routes.iloc[used_routes]
-    short = routes_kept.get("route_short_name", pd.Series([None] * len(routes_kept), index=routes_kept.index))
-    long = routes_kept.get("route_long_name", pd.Series([None] * len(routes_kept), index=routes_kept.index))
-    route_types = _numbers(name, "routes.txt", routes_kept, "route_type", "route_id", 0, 1799, integer=True)
-    return Timetable(
-        stop_ids=stops_kept.stop_id.to_numpy(object),
-        stop_names=names.fillna("").to_numpy(object),
-        stop_lonlat=np.ascontiguousarray(lonlat[served], np.float64),
-        route_ids=routes_kept.route_id.to_numpy(object),
-        route_names=short.fillna(long).fillna("").to_numpy(object),
-        route_modes=np.array([route_mode(int(v)) for v in route_types], object),
-        pattern_stops_ptr=np.r_[0, np.cumsum(m)].astype(np.int64),
-        pattern_stops=pattern_stops,
-        pattern_route=np.array([p[0] for p in patterns], np.int32),
-        pattern_trips_ptr=np.r_[0, np.cumsum(t)].astype(np.int64),
-        trip_ids=np.array([kept[i][0] for i in trip_order], object),
-        times_ptr=np.r_[0, np.cumsum(m * t)].astype(np.int64),
-        arrival_s=np.asarray(arrival, np.int32),
-        departure_s=np.asarray(departure, np.int32),
-        stop_patterns_ptr=np.r_[0, np.cumsum(np.bincount(pattern_stops, minlength=n_stops))].astype(np.int64),
-        stop_patterns=pattern_of[order].astype(np.int32),
-        stop_positions=position[order].astype(np.int32),
-        transfers_ptr=ptr, transfers_to=to, transfers_s=seconds,
-        service_date=service_date,
-        source=_source(name, feed, files),
-        licence=licence or "not stated (GTFS carries no licence; give it to read_gtfs)",
-    )
-
-
-def _feed_transfers(name, transfers, stop_index, new_stop, n_stops):
-    """transfers.txt's footpaths with a min_transfer_time between two different kept stops, as CSR."""
-    empty = (np.zeros(n_stops + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32))
+def _feed_transfers(name: str, transfers: pd.DataFrame | None, stop_index: pd.Index
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """transfers.txt's footpaths with a min_transfer_time between two different stops, as CSR over stops.txt."""
+    n_stops = len(stop_index)
     if transfers is None or not len(transfers) or "min_transfer_time" not in transfers:
-        return empty
+        return np.zeros(n_stops + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
     file = "transfers.txt"
     for column in ("from_stop_id", "to_stop_id"):
         _known(name, file, transfers, column, pd.Series(stop_index), "stops.txt")
@@ -501,9 +442,9 @@ def _feed_transfers(name, transfers, stop_index, new_stop, n_stops):
     if "transfer_type" in given:
         given = given[given.transfer_type.fillna("0").str.strip() != "3"]  # 3: no transfer possible
     seconds = _numbers(name, file, given, "min_transfer_time", "from_stop_id", 0, 86_400, integer=True)
-    a = new_stop[stop_index.get_indexer(given.from_stop_id)]
-    b = new_stop[stop_index.get_indexer(given.to_stop_id)]
-    keep = (a >= 0) & (b >= 0) & (a != b)
+    a = stop_index.get_indexer(given.from_stop_id)
+    b = stop_index.get_indexer(given.to_stop_id)
+    keep = a != b
     return _csr(a[keep], b[keep], seconds[keep], n_stops)
 
 
@@ -526,6 +467,215 @@ def _source(name: str, feed, files: set[str]) -> str:
         if details:
             text += f" ({', '.join(details)})"
     return text
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Timetables from trips, and back
+
+
+class Trips(NamedTuple):
+    """Trips one by one, as :func:`from_trips` takes them and :func:`trips` gives them back: ``trip_ids``,
+    ``trip_routes`` (route indices) and per trip its stop indices, arrivals and departures (int64 seconds)."""
+
+    trip_ids: np.ndarray
+    trip_routes: np.ndarray
+    trip_stops: list[np.ndarray]
+    trip_arrivals: list[np.ndarray]
+    trip_departures: list[np.ndarray]
+
+
+def from_trips(*, stop_ids: Sequence[str], stop_names: Sequence[str], stop_lonlat: np.ndarray,
+               route_ids: Sequence[str], route_names: Sequence[str], route_modes: Sequence[str],
+               trip_ids: Sequence[str], trip_routes: Sequence[int], trip_stops: Sequence[np.ndarray],
+               trip_arrivals: Sequence[np.ndarray], trip_departures: Sequence[np.ndarray],
+               transfers: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None, service_date: datetime.date,
+               source: str, licence: str, keep_unused_stops: bool = True) -> Timetable:
+    """The timetable of trips given one by one: per trip its route (an index into the routes), its stops (indices
+    into the stops) and its arrivals and departures (whole seconds after midnight of ``service_date``).
+
+    Trips of one route with the same stop sequence become patterns, split where one trip would overtake another,
+    so that every pattern is FIFO as the kernels need (a pattern's trips sorted by departure at its first stop).
+    Every route keeps its index, and so does every stop unless ``keep_unused_stops`` is False (then the stops no
+    trip serves are dropped, as :func:`read_gtfs` does): edits can name stops and routes before and after.
+    ``transfers`` is (ptr, to, seconds), CSR over the given stops. Invalid input is a one-line DataError.
+    """
+    stop_ids, stop_names, route_ids, route_names, route_modes, trip_ids = (
+        np.array(list(values), dtype=object) for values in (stop_ids, stop_names, route_ids, route_names,
+                                                             route_modes, trip_ids))
+    stop_lonlat = np.ascontiguousarray(stop_lonlat, np.float64)
+    n_stops, n_routes, n_trips = len(stop_ids), len(route_ids), len(trip_ids)
+    if len(stop_names) != n_stops or stop_lonlat.shape != (n_stops, 2):
+        raise DataError(f"from_trips: stop_names, stop_lonlat: {len(stop_names)} names, shape {stop_lonlat.shape}; "
+                        f"expected one name and one (lon, lat) per stop ({n_stops})")
+    if not len(route_names) == len(route_modes) == n_routes:
+        raise DataError(f"from_trips: route_names, route_modes: {len(route_names)} and {len(route_modes)}; "
+                        f"expected one per route ({n_routes})")
+    unknown = [mode for mode in route_modes if mode not in MODES]
+    if unknown:
+        raise DataError(f"from_trips: route_modes: {unknown[0]!r}; expected one of {', '.join(MODES)}")
+    trip_routes = np.asarray(trip_routes, np.int64).reshape(-1)
+    if not len(trip_routes) == len(trip_stops) == len(trip_arrivals) == len(trip_departures) == n_trips:
+        raise DataError("from_trips: trip_ids, trip_routes, trip_stops, trip_arrivals and trip_departures differ "
+                        "in length; expected one value per trip")
+    lengths = np.array([len(s) for s in trip_stops], np.int64)
+    starts = np.r_[0, np.cumsum(lengths)]
+    flat = [np.concatenate([np.asarray(x).reshape(-1) for x in values]) if n_trips else np.zeros(0)
+            for values in (trip_stops, trip_arrivals, trip_departures)]
+    _check_trips(trip_ids, trip_routes, trip_arrivals, trip_departures, lengths, starts, *flat, n_stops, n_routes)
+    stops_of, arrival, departure = (values.astype(np.int64) for values in flat)
+
+    groups: dict[tuple[int, bytes], list[int]] = {}  # (route, stop sequence) -> trips, in order of appearance
+    for t in range(n_trips):
+        groups.setdefault((int(trip_routes[t]), stops_of[starts[t]:starts[t + 1]].tobytes()), []).append(t)
+    rank = np.unique(trip_ids.astype(str), return_inverse=True)[1].reshape(-1)  # ties broken by trip_id
+    patterns = []  # (route, stops, trips, cells: (trips, stops) positions in the flat arrays, first departure)
+    for (route, _), members in groups.items():
+        members = np.array(members)
+        cells = starts[members][:, None] + np.arange(lengths[members[0]])
+        arr, dep = arrival[cells], departure[cells]
+        order = np.lexsort(np.vstack([rank[members], arr.T[::-1], dep.T[::-1]]))  # by departures, then arrivals
+        for chain in _fifo_chains(arr[order], dep[order]):
+            rows = order[chain]
+            patterns.append((route, stops_of[cells[0]], members[rows], cells[rows], int(dep[rows[0], 0])))
+    patterns.sort(key=lambda p: (p[0], p[4], p[1].tolist()))
+
+    keep = np.ones(n_stops, bool)
+    if not keep_unused_stops:
+        keep[:] = False
+        keep[stops_of] = True
+    new_stop = np.cumsum(keep) - 1
+    m = np.array([len(p[1]) for p in patterns], np.int64)
+    t = np.array([len(p[2]) for p in patterns], np.int64)
+    pattern_stops = (new_stop[np.concatenate([p[1] for p in patterns])] if patterns else np.zeros(0)).astype(np.int32)
+    cells = np.concatenate([p[3].reshape(-1) for p in patterns]) if patterns else np.zeros(0, np.int64)
+    pattern_of = np.repeat(np.arange(len(patterns)), m)
+    position = np.arange(len(pattern_stops)) - np.repeat(np.r_[0, np.cumsum(m)[:-1]], m) if len(m) else pattern_of
+    order = np.lexsort((position, pattern_of, pattern_stops))  # each stop's patterns and its positions in them
+    n_kept = int(keep.sum())
+    return Timetable(
+        stop_ids=stop_ids[keep], stop_names=stop_names[keep], stop_lonlat=np.ascontiguousarray(stop_lonlat[keep]),
+        route_ids=route_ids, route_names=route_names, route_modes=route_modes,
+        pattern_stops_ptr=np.r_[0, np.cumsum(m)].astype(np.int64),
+        pattern_stops=pattern_stops,
+        pattern_route=np.array([p[0] for p in patterns], np.int32),
+        pattern_trips_ptr=np.r_[0, np.cumsum(t)].astype(np.int64),
+        trip_ids=trip_ids[np.concatenate([p[2] for p in patterns])] if patterns else trip_ids[:0],
+        times_ptr=np.r_[0, np.cumsum(m * t)].astype(np.int64),
+        arrival_s=arrival[cells].astype(np.int32),
+        departure_s=departure[cells].astype(np.int32),
+        stop_patterns_ptr=np.r_[0, np.cumsum(np.bincount(pattern_stops, minlength=n_kept))].astype(np.int64),
+        stop_patterns=pattern_of[order].astype(np.int32),
+        stop_positions=position[order].astype(np.int32),
+        **dict(zip(("transfers_ptr", "transfers_to", "transfers_s"),
+                   _kept_transfers(transfers, keep, new_stop), strict=True)),
+        service_date=service_date, source=source, licence=licence,
+    )
+
+
+def _check_trips(trip_ids: np.ndarray, trip_routes: np.ndarray, trip_arrivals: Sequence[np.ndarray],
+                 trip_departures: Sequence[np.ndarray], lengths: np.ndarray, starts: np.ndarray, stops: np.ndarray,
+                 arrival: np.ndarray, departure: np.ndarray, n_stops: int, n_routes: int) -> None:
+    """One-line DataErrors for trips that the kernels could not read, naming the first bad trip."""
+    def trip_at(cell: int) -> str:  # the trip of a position in the flat arrays, and the stop's place in it
+        t = int(np.searchsorted(starts, cell, side="right")) - 1
+        return f"{trip_ids[t]!r} at its stop {cell - starts[t]}"
+
+    if len(lengths) and lengths.min() < 2:
+        t = int(np.argmin(lengths))
+        raise DataError(f"from_trips: trip_stops: trip {trip_ids[t]!r} has {lengths[t]} stop(s); expected at "
+                        "least 2 per trip")
+    for field, values in (("trip_arrivals", trip_arrivals), ("trip_departures", trip_departures)):
+        differ = np.flatnonzero(np.array([len(v) for v in values], np.int64) != lengths)
+        if len(differ):
+            raise DataError(f"from_trips: {field}: trip {trip_ids[differ[0]]!r} has {len(values[differ[0]])} "
+                            f"times for {lengths[differ[0]]} stops; expected one per stop")
+    bad = (trip_routes < 0) | (trip_routes >= n_routes)
+    if bad.any():
+        t = int(np.flatnonzero(bad)[0])
+        raise DataError(f"from_trips: trip_routes: trip {trip_ids[t]!r} has route {trip_routes[t]}; expected a "
+                        f"route index from 0 to {n_routes - 1}")
+    bad = (stops < 0) | (stops >= n_stops) | (stops != np.round(stops))
+    if bad.any():
+        cell = int(np.flatnonzero(bad)[0])
+        raise DataError(f"from_trips: trip_stops: trip {trip_at(cell)} has stop {stops[cell]}; expected a stop "
+                        f"index from 0 to {n_stops - 1}")
+    for field, values in (("trip_arrivals", arrival), ("trip_departures", departure)):
+        bad = ~np.isfinite(values) | (values < 0) | (values > np.iinfo(np.int32).max) | (values != np.round(values))
+        if bad.any():
+            cell = int(np.flatnonzero(bad)[0])
+            raise DataError(f"from_trips: {field}: trip {trip_at(cell)} has {values[cell]!r}; expected whole "
+                            "seconds from 0 that fit in int32")
+    inside = np.ones(len(stops), bool)
+    inside[starts[:-1]] = False  # a trip's first stop follows another trip's last
+    bad = (departure < arrival) | (inside & (arrival < np.r_[0, departure[:-1]]))
+    if bad.any():
+        cell = int(np.flatnonzero(bad)[0])
+        raise DataError(f"from_trips: trip_arrivals/trip_departures: trip {trip_at(cell)} goes back in time; "
+                        "expected arrivals and departures that never decrease along a trip")
+
+
+def _fifo_chains(arr: np.ndarray, dep: np.ndarray) -> list[np.ndarray]:
+    """Rows of (trips, stops) times sorted by departure, split into chains in which no trip overtakes the one
+    before (each trip joins the first chain whose last trip it does not overtake)."""
+    if np.all(np.diff(dep, axis=0) >= 0) and np.all(np.diff(arr, axis=0) >= 0):
+        return [np.arange(len(dep))]  # the usual case: nothing overtakes
+    chains: list[list[int]] = []
+    for j in range(len(dep)):
+        for chain in chains:
+            if np.all(dep[j] >= dep[chain[-1]]) and np.all(arr[j] >= arr[chain[-1]]):
+                chain.append(j)
+                break
+        else:
+            chains.append([j])
+    return [np.array(chain) for chain in chains]
+
+
+def _kept_transfers(transfers: tuple[np.ndarray, np.ndarray, np.ndarray] | None, keep: np.ndarray,
+                    new_stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Footpaths (CSR over the given stops) between kept stops, renumbered, one per pair, sorted."""
+    n_kept = int(keep.sum())
+    if transfers is None:
+        return np.zeros(n_kept + 1, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int32)
+    ptr, to, seconds = (np.asarray(v).reshape(-1) for v in transfers)
+    if (len(ptr) != len(keep) + 1 or ptr[0] != 0 or np.any(np.diff(ptr) < 0) or ptr[-1] != len(to)
+            or len(seconds) != len(to) or (len(to) and (to.min() < 0 or to.max() >= len(keep)))
+            or np.any(seconds < 0)):
+        raise DataError(f"from_trips: transfers: not a CSR of footpaths over the {len(keep)} stops; expected (ptr, "
+                        "to, seconds) with ptr of n_stops + 1 offsets, stop indices and seconds >= 0")
+    origin = np.repeat(np.arange(len(keep)), np.diff(ptr))
+    both = keep[origin] & keep[to]
+    return _csr(new_stop[origin[both]], new_stop[to[both]], seconds[both], n_kept)
+
+
+def trips(timetable: Timetable) -> Trips:
+    """The timetable's trips one by one (pattern by pattern, each pattern's in FIFO order): the inverse of
+    :func:`from_trips`, so that an edit is: take the trips, change them, build again. The arrays are copies."""
+    stops, arrivals, departures = [], [], []
+    for p in range(timetable.n_patterns):
+        arr, dep = timetable.trip_times(p)
+        sequence = timetable.pattern_stops[timetable.pattern_stops_ptr[p]:timetable.pattern_stops_ptr[p + 1]]
+        stops += list(np.repeat(sequence[None].astype(np.int64), len(arr), axis=0))
+        arrivals += list(arr.astype(np.int64))
+        departures += list(dep.astype(np.int64))
+    routes = np.repeat(timetable.pattern_route, np.diff(timetable.pattern_trips_ptr)).astype(np.int64)
+    return Trips(timetable.trip_ids.copy(), routes, stops, arrivals, departures)
+
+
+def join_trips(parts: Sequence[Trips]) -> Trips:
+    """Several sets of trips as one."""
+    return Trips(np.concatenate([np.asarray(p.trip_ids, object) for p in parts]),
+                 np.concatenate([np.asarray(p.trip_routes, np.int64) for p in parts]),
+                 *([x for p in parts for x in getattr(p, field)]
+                   for field in ("trip_stops", "trip_arrivals", "trip_departures")))
+
+
+def _rebuilt(timetable: Timetable, new_trips: Trips, **changes: Any) -> Timetable:
+    """``timetable`` with other trips (and the stops, routes or transfers that ``changes`` give), indices kept."""
+    parts = {name: getattr(timetable, name) for name in ("stop_ids", "stop_names", "stop_lonlat", "route_ids",
+                                                         "route_names", "route_modes", "service_date", "source",
+                                                         "licence")}
+    parts["transfers"] = (timetable.transfers_ptr, timetable.transfers_to, timetable.transfers_s)
+    return from_trips(**{**parts, **changes}, **new_trips._asdict())
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -609,3 +759,269 @@ def straight_line_transfers(timetable: Timetable, max_m: float = 400, speed_m_s:
     ptr, to, s = _csr(np.r_[old_from, a], np.r_[timetable.transfers_to, b],
                       np.r_[timetable.transfers_s.astype(float), seconds], n)
     return dataclasses.replace(timetable, transfers_ptr=ptr, transfers_to=to, transfers_s=s)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Editing: each function returns a new Timetable (the input is frozen); stop and route indices stay as they were
+
+
+def route_indices(timetable: Timetable, selectors: Sequence[str], where: str) -> np.ndarray:
+    """The routes whose route_id or name (``route_names``) is one of ``selectors`` (exact, case-sensitive), sorted;
+    an unknown selector is a one-line DataError naming ``where``."""
+    return _select(timetable.route_ids, timetable.route_names, selectors, where, "route")
+
+
+def stop_indices(timetable: Timetable, selectors: Sequence[str], where: str) -> np.ndarray:
+    """The stops whose stop_id or name is one of ``selectors`` (a name may be several stops: all of them), sorted;
+    an unknown selector is a one-line DataError naming ``where``."""
+    return _select(timetable.stop_ids, timetable.stop_names, selectors, where, "stop")
+
+
+def _select(ids: np.ndarray, names: np.ndarray, selectors: Sequence[str], where: str, kind: str) -> np.ndarray:
+    selectors = [selectors] if isinstance(selectors, str) else list(selectors)
+    found = np.zeros(len(ids), bool)
+    for selector in selectors:
+        match = (ids == selector) | (names == selector)
+        if not match.any():
+            known = sorted({str(v) for v in names if v}) or sorted(map(str, ids))
+            listed = ", ".join(repr(v) for v in known[:10]) + (", ..." if len(known) > 10 else "")
+            raise DataError(f"{where}: no {kind} has the id or name {selector!r}; expected one of {listed}")
+        found |= match
+    return np.flatnonzero(found)
+
+
+def route_patterns(timetable: Timetable, routes: np.ndarray) -> np.ndarray:
+    """The patterns of ``routes`` (route indices)."""
+    routes = _indices(routes, len(timetable.route_ids), "route_patterns: routes")
+    return np.flatnonzero(np.isin(timetable.pattern_route, routes))
+
+
+def trips_between(timetable: Timetable, patterns: np.ndarray, start_s: float, end_s: float) -> int:
+    """How many trips of ``patterns`` leave their first stop in [start_s, end_s): the service a note speaks of."""
+    patterns = _indices(patterns, timetable.n_patterns, "trips_between: patterns")
+    first = [timetable.trip_times(int(p))[1][:, 0] for p in patterns]
+    return int(sum(np.count_nonzero((d >= start_s) & (d < end_s)) for d in first))
+
+
+def line_trips(route: int, route_id: str, stops: Sequence[int], run_times_s: Sequence[float],
+               headways: Sequence[tuple[float, float, float]], *, dwell_s: float = 20,
+               both_directions: bool = True, where: str | None = None) -> Trips:
+    """The trips of a line of ``route`` over ``stops`` (indices): one departure from the first stop at each
+    ``start_s``, ``start_s + headway_s``, ... before ``end_s`` of every (start_s, end_s, headway_s) period,
+    ``run_times_s`` between consecutive stops and ``dwell_s`` at the intermediate ones (departure = arrival +
+    dwell); the way back (``both_directions``) runs the same times reversed, leaving the last stop at the same
+    times. Times are rounded to whole seconds; trip ids are ``{route_id}:out@HH:MM:SS`` and ``...:back@...``.
+    Shared by :func:`add_line` and the synthetic towns, which build every line in one :func:`from_trips`."""
+    where = where or f"line {route_id!r}"
+    run = np.asarray(run_times_s, np.float64).reshape(-1)
+    if len(run) != len(stops) - 1 or not np.all(np.isfinite(run)) or np.any(run < 0):
+        raise DataError(f"{where}: run_times_s: {len(run)} values; expected {len(stops) - 1} (one per pair of "
+                        "consecutive stops), each >= 0 seconds")
+    if not np.isfinite(dwell_s) or dwell_s < 0:
+        raise DataError(f"{where}: dwell_s: {dwell_s!r}; expected seconds >= 0")
+    starts = np.unique(np.round(_departures(headways, where))).astype(np.int64)
+    parts = []
+    for direction, sequence, runs in (("out", np.asarray(stops), run), ("back", np.asarray(stops)[::-1], run[::-1])):
+        if direction == "back" and not both_directions:
+            break
+        dwell = np.r_[0.0, np.full(len(runs) - 1, float(dwell_s)), 0.0]
+        arrive = np.round(np.r_[0.0, np.cumsum(runs + dwell[:-1])]).astype(np.int64)  # offsets from the start
+        leave = np.round(np.r_[0.0, np.cumsum(runs + dwell[:-1])] + dwell).astype(np.int64)
+        parts.append(Trips(np.array([f"{route_id}:{direction}@{_fmt(s)}" for s in starts], object),
+                           np.full(len(starts), route, np.int64),
+                           list(np.repeat(sequence[None].astype(np.int64), len(starts), axis=0)),
+                           list(starts[:, None] + arrive), list(starts[:, None] + leave)))
+    return join_trips(parts)
+
+
+def _departures(headways: Sequence[tuple[float, float, float]], where: str) -> np.ndarray:
+    """Every period's departures: start, start + headway, ... before end."""
+    times = []
+    for i, period in enumerate(headways):
+        try:
+            start, end, headway = (float(v) for v in period)
+        except (TypeError, ValueError):
+            start = end = headway = np.nan
+        if not (np.isfinite([start, end, headway]).all() and 0 <= start < end and headway > 0):
+            raise DataError(f"{where}: headways[{i}]: {period!r}; expected (start_s, end_s, headway_s) with "
+                            "0 <= start_s < end_s and headway_s > 0")
+        times.append(np.arange(start, end, headway))
+    if not times:
+        raise DataError(f"{where}: headways: none given; expected at least one (start_s, end_s, headway_s)")
+    return np.concatenate(times)
+
+
+def add_line(timetable: Timetable, *, name: str, mode: str, stops: Sequence[int | tuple[float, float, str]],
+             headways: Sequence[tuple[float, float, float]], run_times_s: Sequence[float] | None = None,
+             speed_km_h: float | None = None, dwell_s: float = 20, both_directions: bool = True) -> Timetable:
+    """``timetable`` with a new line: route ``new:{name}`` named ``name``, of ``mode``, over ``stops`` (each an
+    existing stop index or a new stop (lon, lat, name), appended with stop_id ``new:{name}:{position}``), at
+    ``headways`` as :func:`line_trips` runs them, both directions unless told otherwise.
+
+    Give ``run_times_s`` (one per pair of consecutive stops) or ``speed_km_h``: then each run takes the
+    straight-line distance times DETOUR_FACTOR (1.3: streets and tracks are rarely straight; a common ratio of
+    network to crow-fly distance in cities) at that speed."""
+    where = f"line {name!r}"
+    route_id = f"new:{name}"
+    if route_id in set(timetable.route_ids):
+        raise DataError(f"{where}: name: a line of that name was added already; expected a new name")
+    if mode not in MODES:
+        raise DataError(f"{where}: mode: {mode!r}; expected one of {', '.join(MODES)}")
+    if len(stops) < 2:
+        raise DataError(f"{where}: stops: {len(stops)} given; expected at least 2")
+    n = timetable.n_stops
+    indices, new_ids, new_names, new_lonlat = [], [], [], []
+    for i, stop in enumerate(stops):
+        if isinstance(stop, (int, np.integer)) and not isinstance(stop, bool):
+            if not 0 <= stop < n:
+                raise DataError(f"{where}: stops[{i}]: {stop} is not a stop; expected a stop index from 0 to "
+                                f"{n - 1} or (lon, lat, name)")
+            indices.append(int(stop))
+            continue
+        try:
+            lon, lat, stop_name = stop
+            lon, lat = float(lon), float(lat)
+        except (TypeError, ValueError):
+            lon = lat = np.nan
+        if not (-180 <= lon <= 180 and -90 <= lat <= 90):
+            raise DataError(f"{where}: stops[{i}]: {stop!r}; expected a stop index or (lon, lat, name) in degrees")
+        indices.append(n + len(new_ids))
+        new_ids.append(f"new:{name}:{i}")
+        new_names.append(str(stop_name))
+        new_lonlat.append((lon, lat))
+    lonlat = np.vstack([timetable.stop_lonlat, np.reshape(new_lonlat, (-1, 2))])
+    if (run_times_s is None) == (speed_km_h is None):
+        raise DataError(f"{where}: run_times_s and speed_km_h: expected exactly one of them")
+    if run_times_s is None:
+        if not (np.isfinite(speed_km_h) and speed_km_h > 0):
+            raise DataError(f"{where}: speed_km_h: {speed_km_h!r}; expected a speed > 0")
+        run_times_s = _distances_m(lonlat[indices]) * DETOUR_FACTOR / (speed_km_h / 3.6)
+    new = line_trips(len(timetable.route_ids), route_id, indices, run_times_s, headways, dwell_s=dwell_s,
+                     both_directions=both_directions, where=where)
+    ptr = np.r_[timetable.transfers_ptr, np.full(len(new_ids), timetable.transfers_ptr[-1])]
+    return _rebuilt(
+        timetable, join_trips([trips(timetable), new]),
+        stop_ids=np.r_[timetable.stop_ids, np.array(new_ids, object)],
+        stop_names=np.r_[timetable.stop_names, np.array(new_names, object)], stop_lonlat=lonlat,
+        route_ids=np.r_[timetable.route_ids, np.array([route_id], object)],
+        route_names=np.r_[timetable.route_names, np.array([name], object)],
+        route_modes=np.r_[timetable.route_modes, np.array([mode], object)],
+        transfers=(ptr, timetable.transfers_to, timetable.transfers_s))
+
+
+def _distances_m(lonlat: np.ndarray) -> np.ndarray:
+    """Great-circle distances between consecutive (lon, lat) points."""
+    lon, lat = np.radians(lonlat[:, 0]), np.radians(lonlat[:, 1])
+    h = (np.sin(np.diff(lat) / 2) ** 2 + np.cos(lat[:-1]) * np.cos(lat[1:]) * np.sin(np.diff(lon) / 2) ** 2)
+    return 2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.clip(h, 0, 1)))
+
+
+def change_service(timetable: Timetable, routes: np.ndarray, *, headway_factor: float | None = None,
+                   headway_s: float | None = None, remove: bool = False) -> Timetable:
+    """``timetable`` with the service of ``routes`` (route indices) changed by exactly one option.
+
+    - ``remove``: every trip of the routes is dropped;
+    - ``headway_factor`` f: per stop sequence of a route, departures walk through the day from the first one:
+      next = current + f x the local headway (the gap between the original departures around the current one),
+      until the original last departure (end of service). A regular timetable with f = 2 keeps every other trip;
+      f = 0.5 doubles them;
+    - ``headway_s``: departures every headway_s from the original first departure to the original last.
+
+    A new trip copies the run and dwell times of the original trip nearest in departure (its id plus ``~k``), so
+    a service keeps its running times; trips that now overtake form patterns of their own.
+    """
+    if sum((headway_factor is not None, headway_s is not None, bool(remove))) != 1:
+        raise DataError("change_service: headway_factor, headway_s and remove: expected exactly one of them")
+    for option, value in (("headway_factor", headway_factor), ("headway_s", headway_s)):
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise DataError(f"change_service: {option}: {value!r}; expected a number > 0")
+    routes = _indices(routes, len(timetable.route_ids), "change_service: routes")
+    every = trips(timetable)
+    chosen = np.isin(every.trip_routes, routes)
+    kept = _subset(every, ~chosen)
+    if remove or not chosen.any():
+        return _rebuilt(timetable, kept)
+    groups: dict[tuple[int, bytes], list[int]] = {}
+    for t in np.flatnonzero(chosen):
+        groups.setdefault((int(every.trip_routes[t]), every.trip_stops[t].tobytes()), []).append(t)
+    parts = [kept]
+    for members in groups.values():
+        members = np.array(members)
+        first = np.array([every.trip_departures[t][0] for t in members])
+        order = np.argsort(first, kind="stable")
+        members, first = members[order], first[order]
+        if headway_s is not None:
+            new = np.arange(first[0], first[-1] + 1, headway_s)
+        else:
+            new = _scaled_departures(first, headway_factor)
+        new = np.round(new).astype(np.int64)
+        right = np.clip(np.searchsorted(first, new), 1, len(first) - 1) if len(first) > 1 else np.zeros_like(new)
+        left = np.maximum(right - 1, 0)
+        nearest = np.where(np.abs(first[right] - new) < np.abs(new - first[left]), right, left)
+        copies: dict[int, int] = {}
+        ids = []
+        for t in members[nearest]:
+            copies[t] = copies.get(t, -1) + 1
+            ids.append(f"{every.trip_ids[t]}~{copies[t]}")
+        shift = new - first[nearest]
+        parts.append(Trips(np.array(ids, object), every.trip_routes[members[nearest]],
+                           [every.trip_stops[t] for t in members[nearest]],
+                           [every.trip_arrivals[t] + s for t, s in zip(members[nearest], shift, strict=True)],
+                           [every.trip_departures[t] + s for t, s in zip(members[nearest], shift, strict=True)]))
+    return _rebuilt(timetable, join_trips(parts))
+
+
+def _scaled_departures(first: np.ndarray, factor: float) -> np.ndarray:
+    """From the first of ``first`` (sorted departures), each next = current + factor x the gap between the
+    departures around current, while not past the last (at least a second apart)."""
+    out = [float(first[0])]
+    while (j := int(np.searchsorted(first, out[-1], side="right"))) < len(first):
+        step = max(factor * float(first[j] - first[j - 1]), 1.0)
+        if out[-1] + step > first[-1]:
+            break
+        out.append(out[-1] + step)
+    return np.array(out)
+
+
+def close_stops(timetable: Timetable, stops: np.ndarray) -> Timetable:
+    """``timetable`` with trips no longer stopping at ``stops`` (indices or a boolean mask over the stops): each
+    trip's sequence skips them (trips left with fewer than two stops are dropped) and their footpaths go; the stops
+    stay in the stop arrays, served by no pattern, so that indices hold."""
+    stops = np.asarray(stops)
+    if stops.dtype == bool:
+        if stops.shape != (timetable.n_stops,):
+            raise DataError(f"close_stops: stops: a mask of {stops.size} values; expected one per stop "
+                            f"({timetable.n_stops})")
+        closed = stops
+    else:
+        closed = np.zeros(timetable.n_stops, bool)
+        closed[_indices(stops, timetable.n_stops, "close_stops: stops")] = True
+    if not closed.any():
+        return timetable
+    every = trips(timetable)
+    keep = [~closed[s] for s in every.trip_stops]
+    kept = np.array([k.sum() >= 2 for k in keep], bool)
+    origin = np.repeat(np.arange(timetable.n_stops), np.diff(timetable.transfers_ptr))
+    walk = ~closed[origin] & ~closed[timetable.transfers_to]
+    ptr = np.r_[0, np.cumsum(np.bincount(origin[walk], minlength=timetable.n_stops))]
+    return _rebuilt(timetable, Trips(every.trip_ids[kept], every.trip_routes[kept],
+                                     *([x[k] for x, k, ok in zip(getattr(every, field), keep, kept, strict=True) if ok]
+                                       for field in ("trip_stops", "trip_arrivals", "trip_departures"))),
+                    transfers=(ptr, timetable.transfers_to[walk], timetable.transfers_s[walk]))
+
+
+def _subset(every: Trips, mask: np.ndarray) -> Trips:
+    return Trips(every.trip_ids[mask], every.trip_routes[mask],
+                 *([x for x, ok in zip(getattr(every, field), mask, strict=True) if ok]
+                   for field in ("trip_stops", "trip_arrivals", "trip_departures")))
+
+
+def _indices(values: np.ndarray, n: int, where: str) -> np.ndarray:
+    """Integer indices from 0 to n - 1, or a one-line DataError naming the first that is not one."""
+    values = np.asarray(values).reshape(-1)
+    if values.dtype.kind not in "iu" and len(values):
+        raise DataError(f"{where}: {values.dtype} values; expected integer indices from 0 to {n - 1}")
+    bad = (values < 0) | (values >= n)
+    if bad.any():
+        raise DataError(f"{where}: {values[bad][0]} is out of range; expected indices from 0 to {n - 1}")
+    return values.astype(np.int64)

@@ -207,11 +207,14 @@ def test_expected_direction_of_the_examples(helsinki):
     closure = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("clinic-closure")]),
                            twin=helsinki).summary()["indicators"]["nearest-care-walk"]["groups"]["all"]
     assert closure["gaining"] == 0 and closure["losing"] > 0
-    tram = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("tram-stop-kruununhaka")]),
-                        twin=helsinki).summary()["indicators"]["nearest-tram-walk"]["groups"]["elderly"]
+    tram = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("transit-tram-kruununhaka")]),
+                        twin=helsinki).summary()["indicators"]["nearest-care-transit"]["groups"]["elderly"]
     assert tram["losing"] == 0 and tram["gaining"] > 0
-    reach = tram["share_reaching"]["3"]
+    reach = tram["share_reaching"]["10"]
     assert reach["scenario"] > reach["baseline"]
+    cut = run_scenario(load_scenario(SCENARIOS[[p.stem for p in SCENARIOS].index("transit-service-cut")]),
+                       twin=helsinki).summary()["indicators"]["nearest-care-transit"]["groups"]["all"]
+    assert cut["gaining"] == 0 and cut["losing"] > 0
 
 
 def test_two_runs_write_identical_results(helsinki, tmp_path):

@@ -3,51 +3,20 @@ walk to the door; the median over a window of departures; never worse than walki
 
 from __future__ import annotations
 
-import datetime
-
-import geopandas as gpd
 import numpy as np
 import pytest
-import shapely
 
 from sandbox import TwinError, access
-from sandbox.timetable import Timetable
 from sandbox.transit import TransitOptions
 
-from .test_raptor import arrays_of
-from .tiny import CRS, node_xy, tiny_twin
+from .tiny import lonlat_of, node_xy, tiny_timetable, tiny_twin
 
-H = 3600
 WALK_MPS = 1.2  # tiny twin's walking speed (Speeds default)
-
-
-def _lonlat(col: int, row: int) -> tuple[float, float]:
-    point = gpd.GeoSeries([shapely.Point(node_xy(col, row))], crs=CRS).to_crs(4326).iloc[0]
-    return point.x, point.y
-
-
-def tram_timetable(headway_s: int = 600, ride_s: int = 60) -> Timetable:
-    """One tram from corner (3, 3) to the clinic's corner (0, 0), every ``headway_s`` from 07:00 to 10:00,
-    taking ``ride_s``; and back."""
-    departures = np.arange(7 * H, 10 * H, headway_s)
-    there = (np.column_stack([departures, departures + ride_s]),) * 2
-    back = (np.column_stack([departures, departures + ride_s]),) * 2
-    arrays = arrays_of(2, [([0, 1], *there), ([1, 0], *back)], [])
-    n_trips = 2 * len(departures)
-    return Timetable(
-        **arrays._asdict(),
-        stop_ids=np.array(["A", "B"], object), stop_names=np.array(["Far corner", "Clinic corner"], object),
-        stop_lonlat=np.array([_lonlat(3, 3), _lonlat(0, 0)]),
-        route_ids=np.array(["T"], object), route_names=np.array(["Tiny tram"], object),
-        route_modes=np.array(["tram"], object), pattern_route=np.zeros(2, np.int32),
-        trip_ids=np.array([f"t{i}" for i in range(n_trips)], object),
-        service_date=datetime.date(2026, 1, 13), source="tests/test_transit.py", licence="CC0",
-    )
 
 
 @pytest.fixture(scope="module")
 def twin():
-    return tiny_twin().replace(timetable=tram_timetable())
+    return tiny_twin().replace(timetable=tiny_timetable())
 
 
 def household_times(ds) -> dict[int, float]:
@@ -83,8 +52,8 @@ def test_transit_is_never_slower_than_walking(twin) -> None:
 
 def test_longer_headway_means_longer_waits() -> None:
     base = tiny_twin()
-    often = household_times(access.nearest(base.replace(timetable=tram_timetable(300)), "care", mode="transit"))
-    rarely = household_times(access.nearest(base.replace(timetable=tram_timetable(1200)), "care", mode="transit"))
+    often = household_times(access.nearest(base.replace(timetable=tiny_timetable(300)), "care", mode="transit"))
+    rarely = household_times(access.nearest(base.replace(timetable=tiny_timetable(1200)), "care", mode="transit"))
     # Every 5 min: waits of 0-4 whole minutes, twelve times each; the 30th of 60 waits 2 min, then rides 1.
     assert often[2] == pytest.approx(180.0)
     assert rarely[2] > often[2]
@@ -103,10 +72,10 @@ def test_results_say_which_percentile_window_and_date(twin) -> None:
 def test_every_measure_and_the_od_matrix_by_transit(twin) -> None:
     supply = access.supply(twin, "care", mode="transit", minutes=6, capacity="capacity")
     assert float(supply["group_median_supply"].sel(group="all")) > 0
-    od = access.travel_times(twin, np.array([_lonlat(3, 3)]), np.array([_lonlat(0, 0)]), mode="transit")
+    od = access.travel_times(twin, np.array([lonlat_of(3, 3)]), np.array([lonlat_of(0, 0)]), mode="transit")
     assert od["travel_time_s"].iloc[0] == pytest.approx(300.0, abs=1.0)
-    iso = access.isochrones(twin, _lonlat(3, 3), minutes=[3, 6], mode="transit")
-    walk_iso = access.isochrones(twin, _lonlat(3, 3), minutes=[3, 6], mode="walk")
+    iso = access.isochrones(twin, lonlat_of(3, 3), minutes=[3, 6], mode="transit")
+    walk_iso = access.isochrones(twin, lonlat_of(3, 3), minutes=[3, 6], mode="walk")
     assert (iso.area_m2.to_numpy() >= walk_iso.area_m2.to_numpy() - 1).all()
     assert iso.area_m2.iloc[1] > walk_iso.area_m2.iloc[1] + 1000  # riding to the clinic's corner reaches its streets
 
@@ -126,7 +95,7 @@ def test_closed_streets_lengthen_the_walk_to_the_stop(twin) -> None:
 def test_errors_are_one_line() -> None:
     with pytest.raises(TwinError, match="mode: transit needs a timetable, and twin 'tiny' has none"):
         access.nearest(tiny_twin(), "care", mode="transit")
-    twin = tiny_twin().replace(timetable=tram_timetable())
+    twin = tiny_twin().replace(timetable=tiny_timetable())
     with pytest.raises(TwinError, match="departure: 2026-01-14 is not the timetable's service date 2026-01-13"):
         access.nearest(twin, "care", mode="transit", transit=TransitOptions(departure="2026-01-14T08:00"))
     with pytest.raises(ValueError, match="not a time; expected HH:MM"):

@@ -3,6 +3,7 @@ households at known places. Distances in it can be worked out by hand."""
 
 from __future__ import annotations
 
+import datetime
 import json
 
 import geopandas as gpd
@@ -12,10 +13,14 @@ import shapely
 
 from sandbox import Twin, layers
 from sandbox.network import MODES, Speeds, build_network
+from sandbox.timetable import Timetable
+
+from .test_raptor import arrays_of
 
 CRS = "EPSG:3067"
 ORIGIN = (385_000.0, 6_672_000.0)
 BLOCK_M = 100.0
+H = 3600
 
 
 def node_xy(col: int, row: int) -> tuple[float, float]:
@@ -114,3 +119,27 @@ def tiny_twin(*, speeds: Speeds = Speeds()) -> Twin:
     return Twin(name="tiny", crs=CRS, networks=networks, households=households, provenance=provenance,
                 layers={"buildings": buildings, "parks": parks, "transit_stops": stops, "facilities": facilities,
                         "water": water, "zones": zones})
+
+
+def lonlat_of(col: int, row: int) -> tuple[float, float]:
+    point = gpd.GeoSeries([shapely.Point(node_xy(col, row))], crs=CRS).to_crs(4326).iloc[0]
+    return point.x, point.y
+
+
+def tiny_timetable(headway_s: int = 600, ride_s: int = 60) -> Timetable:
+    """A timetable for the tiny twin: one tram from corner (3, 3) to the clinic's corner (0, 0), every ``headway_s`` from 07:00 to 10:00,
+    taking ``ride_s``; and back."""
+    departures = np.arange(7 * H, 10 * H, headway_s)
+    there = (np.column_stack([departures, departures + ride_s]),) * 2
+    back = (np.column_stack([departures, departures + ride_s]),) * 2
+    arrays = arrays_of(2, [([0, 1], *there), ([1, 0], *back)], [])
+    n_trips = 2 * len(departures)
+    return Timetable(
+        **arrays._asdict(),
+        stop_ids=np.array(["A", "B"], object), stop_names=np.array(["Far corner", "Clinic corner"], object),
+        stop_lonlat=np.array([lonlat_of(3, 3), lonlat_of(0, 0)]),
+        route_ids=np.array(["T"], object), route_names=np.array(["Tiny tram"], object),
+        route_modes=np.array(["tram"], object), pattern_route=np.zeros(2, np.int32),
+        trip_ids=np.array([f"t{i}" for i in range(n_trips)], object),
+        service_date=datetime.date(2026, 1, 13), source="tests/test_transit.py", licence="CC0",
+    )

@@ -30,7 +30,7 @@ from .._errors import DataError, TwinError
 FOUR_NEIGHBOURS = ndimage.generate_binary_structure(2, 1)
 JRC_CSV = "jrc_depth_damage.csv"
 CURVE_COLUMNS = "depth_m,fraction"
-PASSABLE_M = {"walk": 0.2, "bike": 0.2, "drive": 0.3}
+PASSABLE_M = {"walk": 0.2, "bike": 0.2, "drive": 0.3, "transit": 0.2}  # transit: water on a stop's platform
 DEPTH_ATTRS = {"units": "m", "long_name": "flood depth"}
 FOOTPRINT_BATCH = 5_000
 

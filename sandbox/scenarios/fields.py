@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validat
 from .._errors import ScenarioError
 from ..network import MODES
 
-Mode = Literal[(*MODES, "transit")]
+StreetMode = Literal[MODES]
+Mode = Literal[(*MODES, "transit")]  # a street network's mode, or transit (walk + ride)
 POLYGONS = ("Polygon", "MultiPolygon")
 LINES = ("LineString", "MultiLineString")
 

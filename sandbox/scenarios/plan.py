@@ -167,6 +167,10 @@ def _indicator_problems(scenario: Scenario, baseline: Twin, changed: Twin) -> li
     """Indicators that cannot be computed (unknown destination, group or capacity), found before any work."""
     problems = []
     for index, indicator in enumerate(scenario.indicators):
+        if indicator.mode == "transit" and (baseline.timetable is None or changed.timetable is None):
+            problems.append(f"{scenario.where('indicators', index, 'mode')}: transit needs a timetable, and twin "
+                            f"'{baseline.name}' has none; expected a twin built with --gtfs, the default helsinki "
+                            "twin or a synthetic town")
         names = set(access.destination_names(baseline)) | set(access.destination_names(changed))
         if indicator.to not in names:
             problems.append(f"{scenario.where('indicators', index, 'to')}: unknown destination '{indicator.to}'; "

@@ -86,7 +86,7 @@ def test_problems_name_the_path_as_given(monkeypatch: pytest.MonkeyPatch) -> Non
     assert problems_of("bad/unknown_intervention_type.yaml") == [
         "bad/unknown_intervention_type.yaml:7: interventions[1].type: unknown 'close_street'; expected one of "
         "add_housing, remove_buildings, add_park, remove_park, add_facility, close_facility, close_streets, "
-        "add_transit_stop, add_transit_line, age_population, flood"]
+        "add_transit_stop, add_transit_line, change_service, close_stops, age_population, flood"]
 
 
 def test_missing_file_and_folder_are_file_level_problems(tmp_path: Path) -> None:

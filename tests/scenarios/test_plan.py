@@ -18,7 +18,7 @@ from sandbox.scenarios.interventions import INTERVENTION_TYPES, REGISTRY, Flood,
 from sandbox.scenarios.interventions import close_streets as close_streets_module
 from sandbox.scenarios.load import load_scenario, parse_scenario
 from sandbox.scenarios.plan import apply, plan
-from tests.tiny import CRS, lonlat, node_xy, square, tiny_twin
+from tests.tiny import CRS, lonlat, node_xy, square, tiny_timetable, tiny_twin
 
 REPO = Path(__file__).resolve().parents[2]
 README = REPO / "README.md"
@@ -202,17 +202,21 @@ def test_parks_stops_lines_and_ageing(tiny):
     planned = plan(scenario(f"""
   - {{type: add_park, name: Corner park, area: {square(0.5, 0.5, 30)}}}
   - {{type: remove_park, names: [Block park]}}
-  - {{type: add_transit_stop, name: Square, at: {lonlat(*node_xy(2, 1))}, headway_min: 10}}
+  - {{type: add_transit_stop, name: Square, at: {lonlat(*node_xy(2, 1))}}}
   - {{type: add_transit_line, name: Line 9, headway_min: 6, stops: [{{at: {lonlat(*node_xy(0, 3))}, name: A}},
       {{at: {lonlat(*node_xy(3, 0))}, name: B}}]}}
-  - {{type: age_population, years: 10}}"""), tiny)
+  - {{type: age_population, years: 10}}"""), tiny.replace(timetable=tiny_timetable()))
     variant = apply(planned)
     parks = variant.layers["parks"]
     assert parks["name"].tolist() == ["Corner park"] and parks["area_m2"].iloc[0] == pytest.approx(3600, rel=1e-3)
     stops = variant.layers["transit_stops"]
     assert stops["name"].tolist() == ["Corner", "Square", "A", "B"]
-    assert stops["headway_min"].tolist()[1:] == [10.0, 6.0, 6.0]
     assert stops["line"].tolist()[1:] == [None, "Line 9", "Line 9"]
+    line = variant.timetable
+    assert line.n_stops == 4 and list(line.stop_names[2:]) == ["A", "B"]  # the tram's two, then the line's
+    assert line.n_trips == tiny_timetable().n_trips + 2 * 190  # every 6 min from 05:00 to 24:00, both ways
+    assert "[3] add_transit_line: tram line 'Line 9': 2 stops (2 new), 380 trips a day, 40 between 07:00 and 09:00" \
+        in planned.notes[3]
     assert variant.households["ages"].tolist() == ["91", "51 49 18 15", "80 82", "40 41"]
     assert variant.households["n_children"].tolist() == [0, 1, 0, 0]  # the 8-year-old is 18 now
     assert variant.households["n_elderly"].tolist() == [1, 0, 2, 0]
@@ -357,7 +361,7 @@ def test_two_floods_combine_and_the_last_one_is_assessed(tiny):
 def test_the_type_list_is_the_registry():
     assert INTERVENTION_TYPES == ("add_housing", "remove_buildings", "add_park", "remove_park", "add_facility",
                                   "close_facility", "close_streets", "add_transit_stop", "add_transit_line",
-                                  "age_population", "flood")
+                                  "change_service", "close_stops", "age_population", "flood")
     for kind, unit in REGISTRY.items():
         assert unit.model_fields["type"].annotation.__args__ == (kind,)
         assert unit.description() and unit.description().endswith(".")

@@ -10,13 +10,16 @@ from pydantic.fields import PydanticUndefined
 
 # Registration order is the order of the type list in messages and of the README table.
 from . import (add_housing, remove_buildings, add_park, remove_park, add_facility, close_facility,  # noqa: F401
-               close_streets, add_transit_stop, add_transit_line, age_population, flood)
+               close_streets, add_transit_stop, add_transit_line, change_service, close_stops, age_population,
+               flood)
 from .add_facility import AddFacility
 from .add_housing import AddHousing
 from .add_park import AddPark
 from .add_transit_line import AddTransitLine
 from .add_transit_stop import AddTransitStop, StopSpec
 from .age_population import AgePopulation
+from .change_service import ChangeService
+from .close_stops import CloseStops
 from .base import REGISTRY, Context, Resolution, Unit
 from .close_facility import CloseFacility
 from .close_streets import CloseStreets
@@ -25,7 +28,7 @@ from .remove_buildings import RemoveBuildings
 from .remove_park import RemovePark
 
 __all__ = ["INTERVENTION_TYPES", "REGISTRY", "AddFacility", "AddHousing", "AddPark", "AddTransitLine",
-           "AddTransitStop", "AgePopulation", "CloseFacility", "CloseStreets", "Context", "Flood", "Intervention",
+           "AddTransitStop", "AgePopulation", "ChangeService", "CloseFacility", "CloseStops", "CloseStreets", "Context", "Flood", "Intervention",
            "RemoveBuildings", "RemovePark", "Resolution", "ReturnPeriod", "StopSpec", "Unit", "readme_table"]
 
 INTERVENTION_TYPES: tuple[str, ...] = tuple(REGISTRY)

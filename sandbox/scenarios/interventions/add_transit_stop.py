@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-import numpy as np
 import shapely
-from pydantic import Field, field_validator
+from pydantic import field_validator
 
 from ...twin import Twin
 from ..fields import LonLat, Model, lonlat
@@ -33,11 +32,12 @@ class Stops(Resolution):
 
 @register
 class AddTransitStop(StopSpec, Unit):
-    """A new stop, e.g. a tram stop, with an optional headway (minutes between departures)."""
+    """A new stop as a destination (e.g. "nearest tram stop"), served by no trip: add_transit_line adds trips.
+
+    add_transit_line may also stop at existing timetable stops."""
 
     type: Literal["add_transit_stop"]
     mode: str = "tram"
-    headway_min: float | None = Field(default=None, gt=0)
 
     def resolve(self, twin: Twin, ctx: Context) -> Stops:
         out = Stops(points=[to_twin(shapely.Point(self.at), twin)])
@@ -51,7 +51,7 @@ class AddTransitStop(StopSpec, Unit):
     reads = frozenset()  # the twin's extent and CRS only
 
     def stage(self, twin: Twin, resolution: Stops, ctx: Context) -> bool:
-        stage_stops(twin, ctx, [self.name], resolution.points, mode=self.mode, headway=self.headway_min, line=None)
+        stage_stops(twin, ctx, [self.name], resolution.points, mode=self.mode, line=None)
         return True
 
     def apply(self, twin: Twin, resolution: Stops, ctx: Context) -> Twin:
@@ -60,9 +60,7 @@ class AddTransitStop(StopSpec, Unit):
 
 
 def stage_stops(twin: Twin, ctx: Context, names: list[str], points: list[shapely.Point], *, mode: str,
-                headway: float | None, line: str | None) -> None:
-    """New transit stops (twin-CRS points) staged in ``ctx``, each with the line's headway."""
+                line: str | None) -> None:
+    """New transit stops (twin-CRS points) staged in ``ctx`` as destinations, with their line's name."""
     for name, point in zip(names, points):
-        ctx.stage(twin, "transit_stops", {"name": name, "mode": mode, "osm_ids": "",
-                                          "headway_min": np.nan if headway is None else float(headway), "line": line},
-                  point, dtypes={"headway_min": float})
+        ctx.stage(twin, "transit_stops", {"name": name, "mode": mode, "osm_ids": "", "line": line}, point)

@@ -19,6 +19,7 @@ import shapely
 
 from ...population import households_from_ages
 from ...privacy import DEFAULT_K
+from ...transit import stop_points
 from ...twin import Twin
 from ..fields import Model, input_file
 
@@ -341,6 +342,12 @@ def outside_twin(geometry: shapely.Geometry, twin: Twin, *, margin_m: float = 50
     left, bottom, right, top = gpd.GeoSeries([extent], crs=twin.crs).to_crs(4326).total_bounds
     return (f"lies outside the twin; expected a place within lon {left:.4f}..{right:.4f}, "
             f"lat {bottom:.4f}..{top:.4f}")
+
+
+def stops_inside(twin: Twin, area: shapely.Geometry) -> np.ndarray:
+    """The timetable's stops (indices) inside a twin-CRS area."""
+    xy = stop_points(twin)
+    return np.flatnonzero(shapely.contains_xy(area, xy[:, 0], xy[:, 1]))
 
 
 def pick(frame: pd.DataFrame, ids: list[int] | None, names: list[str] | None, what: str) -> tuple[list, list[str]]:

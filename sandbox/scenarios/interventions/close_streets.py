@@ -13,20 +13,23 @@ from pydantic import Field, StrictInt, field_validator, model_validator
 
 from ...network import MODES
 from ...twin import Twin
-from ..fields import LINES, Located, Mode, parse_geojson
-from .base import Context, Resolution, Unit, outside_twin, register, to_twin
+from ..fields import LINES, Located, StreetMode, parse_geojson
+from ... import timetable
+from .base import Context, Resolution, Unit, outside_twin, register, stops_inside, to_twin
 
 
 @dataclass
 class Streets(Resolution):
     flags: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, one per edge in graph order
+    stops: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # timetable stops inside the closure
 
 
 @register
 class CloseStreets(Located, Unit):
     """Streets closed (or slowed to a share of their speed) in ``area``, along a ``line`` or by ``osm_ids``.
 
-    For the ``modes`` given; a weight on the network, not a rebuilt graph.
+    For the ``modes`` given; a weight on the network, not a rebuilt graph. When walking is closed in an area (or
+    along a line), the transit stops inside it are out of service too.
     """
 
     type: Literal["close_streets"]
@@ -34,7 +37,7 @@ class CloseStreets(Located, Unit):
     line: dict[str, Any] | None = None
     buffer_m: float = Field(default=15.0, gt=0, le=1000)
     osm_ids: list[StrictInt] | None = Field(default=None, min_length=1)
-    modes: list[Mode] = Field(default_factory=lambda: list(MODES), min_length=1)
+    modes: list[StreetMode] = Field(default_factory=lambda: list(MODES), min_length=1)
     speed_factor: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("line")
@@ -75,19 +78,30 @@ class CloseStreets(Located, Unit):
             else:
                 out.notes.append(f"close_streets: '{self.name}': {int(flags.sum()):,} of {len(flags):,} {mode} "
                                  f"edges {how}")
+        if shape is not None and twin.timetable is not None and "walk" in self.modes and self.speed_factor is None:
+            out.stops = stops_inside(twin, shape)
+            if len(out.stops):
+                out.notes.append(f"close_streets: '{self.name}': {len(out.stops)} transit stops inside are out of "
+                                 "service")
         return out
 
     reads = frozenset()  # the street networks, which no intervention changes (closures are edge factors)
 
     def stage(self, twin: Twin, resolution: Streets, ctx: Context) -> bool:
-        multiplier = np.inf if self.speed_factor is None else 1.0 / self.speed_factor
-        for mode, flags in resolution.flags.items():
-            ctx.stage_factors(twin, mode, np.where(flags, multiplier, 1.0))
+        if len(resolution.stops):
+            return False  # the timetable changes too: apply
+        self._stage_factors(twin, resolution, ctx)
         return True
 
     def apply(self, twin: Twin, resolution: Streets, ctx: Context) -> Twin:
-        self.stage(twin, resolution, ctx)
-        return ctx.build(twin)
+        self._stage_factors(twin, resolution, ctx)
+        twin = ctx.build(twin)
+        return twin.replace(timetable=timetable.close_stops(twin.timetable, resolution.stops)) if len(resolution.stops) else twin
+
+    def _stage_factors(self, twin: Twin, resolution: Streets, ctx: Context) -> None:
+        multiplier = np.inf if self.speed_factor is None else 1.0 / self.speed_factor
+        for mode, flags in resolution.flags.items():
+            ctx.stage_factors(twin, mode, np.where(flags, multiplier, 1.0))
 
 
 @dataclass(frozen=True, eq=False)

@@ -12,6 +12,7 @@ import shapely
 import xarray as xr
 from pydantic import Field, model_validator
 
+from ... import timetable as timetable_edits
 from ...twin import Twin
 from ..fields import Located, Mode, Model
 from .base import Context, Resolution, Unit, outside_twin, register, to_twin
@@ -45,6 +46,7 @@ class Water(Resolution):
     events: list[xr.DataArray] = field(default_factory=list)  # per return period; the same object for equal grids
     combined: bool = False  # the twin was already flooded: apply adds this water to that
     street_depths: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, the water on each edge (apply)
+    stops_closed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # timetable stops (apply)
 
 
 @register
@@ -53,7 +55,8 @@ class Flood(Located, Unit):
 
     ``hazard`` picks the source: a still ``water_level`` on the twin's terrain, a ``depth_raster`` from an
     authority or model, or drawn ``extent`` polygons with a ``depth_m``. A street deeper than its mode's
-    ``passable_m`` is closed, shallower water slows it.
+    ``passable_m`` is closed, shallower water slows it; a transit stop under more than ``passable_m.transit``
+    (default 0.2 m) is out of service.
     """
 
     type: Literal["flood"]
@@ -135,7 +138,24 @@ class Flood(Located, Unit):
         wet = float((out.depth.fillna(0) > 0).sum()) * abs(float(np.prod(out.depth.rio.resolution())))
         out.notes.append(f"flood: '{self.name}' ({self.hazard}) covers {wet / 10_000:,.1f} ha, deepest "
                          f"{float(out.depth.max()):.2f} m")
+        if twin.timetable is not None:
+            wet_stops = self._stops_under(twin, out.depth)
+            if len(wet_stops):
+                out.notes.append(f"flood: '{self.name}': {len(wet_stops)} transit stops under more than "
+                                 f"{self._platform_limit():.2f} m of water are out of service")
         return out
+
+    def _platform_limit(self) -> float:
+        from ...hazards.flood import PASSABLE_M
+
+        return self.passable_m.get("transit", PASSABLE_M["transit"])
+
+    def _stops_under(self, twin: Twin, depth: xr.DataArray) -> np.ndarray:
+        """Timetable stops standing in water deeper than the platform limit."""
+        from ...hazards.flood import flooded_points
+        from ...transit import stop_points
+
+        return np.flatnonzero(flooded_points(depth, stop_points(twin), threshold_m=self._platform_limit()))
 
     def apply(self, twin: Twin, resolution: Water, ctx: Context) -> Twin:
         from ...hazards import flood, impacts
@@ -147,7 +167,12 @@ class Flood(Located, Unit):
         provenance = dict(twin.provenance)
         if self.raster_file:  # its data is credited on every map and report that draws it
             provenance[f"flood_depth:{self.raster_file}"] = flood.raster_provenance(ctx.path(self.raster_file))
-        return twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors, provenance=provenance)
+        timetable = twin.timetable
+        if timetable is not None:
+            resolution.stops_closed = self._stops_under(twin, depth)
+            timetable = timetable_edits.close_stops(timetable, resolution.stops_closed)
+        return twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors, provenance=provenance,
+                            timetable=timetable)
 
     def impacts(self, variant_twin: Twin, resolution: Water, ctx: Context) -> FloodImpacts:
         """What the water reaches on the final variant twin (this flood the last one applied to it): homes,
