@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 from dataclasses import dataclass
 
@@ -10,7 +11,7 @@ import numpy as np
 import pandas as pd
 import shapely
 import xarray as xr
-from pyproj import CRS
+from pyproj import CRS, Transformer
 from scipy.interpolate import RectBivariateSpline
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
@@ -19,6 +20,7 @@ from ._errors import TwinError
 from .layers import WAY_TAGS, assign_zones, zone_layer
 from .network import MODES, build_network, node_bounds
 from .population import HELSINKI_CENTRE, Calibration, synthesize_households
+from .timetable import Timetable, Trips, from_trips, join_trips, line_trips
 from .twin import Twin
 
 TOWNS = ("riverside",)
@@ -43,7 +45,19 @@ NOISE_SPACING_M = 25.0  # noise is drawn on this grid and splined, so every cell
 MISSING_SHARE = 0.04  # of residential street segments, left out to break the perfect grid
 ZONE_CELL_M = 250.0
 CAPACITY = {"care": 80.0, "school": 400.0, "grocery": 1.0, "elderly_centre": 60.0, "library": 1.0}
-_STREAMS = ("layout", "streets", "buildings", "facilities", "terrain")
+_STREAMS = ("layout", "streets", "buildings", "facilities", "terrain", "transit")  # append only: seeds by index
+# The timetable: one weekday of buses along every LINE_SPACING-th street and avenue (and Main Road), a stop every
+# BUS_STOP_EVERY corners, where crossing lines share a stop; one rail line beside the river's west bank with a
+# station about every STATION_SPACING blocks. Speeds are averages with the stops; headways (from hour, to hour,
+# minutes) by time of day.
+SERVICE_DATE = datetime.date(2026, 1, 13)  # a Tuesday
+LINE_SPACING = 12
+BUS_STOP_EVERY = 3
+STATION_SPACING = 12
+SPEED_KM_H = {"bus": 20.0, "rail": 45.0}
+DWELL_S = {"bus": 20.0, "rail": 30.0}
+HEADWAYS = {"bus": ((5, 6, 30), (6, 9, 10), (9, 15, 15), (15, 18, 10), (18, 22, 15), (22, 24, 30)),
+            "rail": ((5, 6, 20), (6, 9, 10), (9, 15, 20), (15, 18, 10), (18, 24, 20))}
 
 
 @dataclass(frozen=True)
@@ -102,9 +116,9 @@ def town(*, households: int = 2000, seed: int = 0, name: str = "riverside", cell
                               floor_area_per_resident_m2=float(homes / residents),
                               source=f"HELSINKI_CENTRE age shares; {households} households x "
                                      f"{RESIDENTS_PER_HOUSEHOLD} residents")
-    layers = {"buildings": buildings, "parks": _parks(layout, target),
-              "transit_stops": _transit_stops(layout, target), "facilities": _facilities(layout, residents, target),
-              "water": _water(layout, target), "zones": zones}
+    timetable, stops = _transit(layout, target)
+    layers = {"buildings": buildings, "parks": _parks(layout, target), "transit_stops": stops,
+              "facilities": _facilities(layout, residents, target), "water": _water(layout, target), "zones": zones}
 
     source = f"synthetic town (sandbox.synth, seed {seed})"
     bridges = ", ".join(sorted(set(ways.loc[ways["name"].str.endswith("Bridge"), "name"])))
@@ -113,7 +127,7 @@ def town(*, households: int = 2000, seed: int = 0, name: str = "riverside", cell
                      "four footprints of 12-30 m per block, 1-6 levels (taller towards the centre), commercial "
                      "more often along Main Road; floor_area_m2 = footprint x levels",
         "parks": "a riverside park on each bank and pocket parks filling random blocks",
-        "transit_stops": "bus stops every third corner along Main Road and one rail station on the north edge",
+        "transit_stops": "the timetable's stops: bus stops at street corners, rail stations beside the river",
         "facilities": "two clinics (one on the low west bank near the sea, one uphill), a library near the centre; "
                       "schools, groceries and senior centres in random blocks, their number growing with "
                       f"residents; capacity by kind {CAPACITY}",
@@ -131,6 +145,15 @@ def town(*, households: int = 2000, seed: int = 0, name: str = "riverside", cell
                    f"residential segments left out, Main Road primary, the river crossed only by {bridges}; "
                    f"streets usable by {mode} (sandbox.network rules), {graph.graph['dropped_nodes']} nodes dropped",
         }
+    provenance["transit"] = {
+        "source": timetable.source, "licence": timetable.licence,
+        "how": f"{timetable.service_date} (a Tuesday): {len(timetable.route_ids) - 1} bus lines along Main Road and "
+               f"every {LINE_SPACING}th street and avenue (split at the river where no bridge crosses), a stop every "
+               f"{BUS_STOP_EVERY} corners, shared where lines cross; one rail line with "
+               f"{int((stops['mode'] == 'rail').sum())} stations beside the river; average speeds with the stops "
+               f"{SPEED_KM_H} km/h; headways (from hour, to hour, minutes) {HEADWAYS}, each line's departures "
+               "shifted by a seeded 0-9 min; no footpaths in the timetable (walks are on the street network)",
+    }
     provenance["households"] = {
         "source": source, "licence": "CC BY 4.0 (calibration data); synthetic households are not real people",
         "how": f"seed {seed}; {residents} residents with HELSINKI_CENTRE age shares, placed in residential "
@@ -138,7 +161,7 @@ def town(*, households: int = 2000, seed: int = 0, name: str = "riverside", cell
     }
     return Twin(name=name, crs=target.to_string(), layers=layers,
                 households=synthesize_households(buildings, calibration, seed=seed), networks=networks,
-                terrain=_terrain(layout, target), provenance=provenance)
+                terrain=_terrain(layout, target), provenance=provenance, timetable=timetable)
 
 
 def parse_synthetic(reference: str) -> Twin:
@@ -332,16 +355,87 @@ def _parks(layout: _Layout, crs: CRS) -> gpd.GeoDataFrame:
     return layer
 
 
-def _transit_stops(layout: _Layout, crs: CRS) -> gpd.GeoDataFrame:
-    """Bus stops every third corner of Main Road (on its north side) and a rail station on the north edge."""
-    cols = list(range(1, layout.n + 1, 3))
-    xy = [layout.nodes[layout.main_row, c] + (0.0, 8.0) for c in cols]
-    xy.append(layout.nodes[layout.n, max(0, layout.river_col - 2)] + (15.0, -15.0))
-    layer = gpd.GeoDataFrame({"name": [f"Main Road / Avenue {c}" for c in cols] + ["Riverside station"],
-                              "mode": ["bus"] * len(cols) + ["rail"], "osm_ids": ""},
-                             geometry=gpd.points_from_xy(*np.array(xy).T), crs=crs)
+def _street(layout: _Layout, row: int) -> str:
+    return {0: "Shore Road", layout.main_row: "Main Road"}.get(row, f"Street {row}")
+
+
+def _station(layout: _Layout, row: int) -> str:
+    return {layout.n: "Riverside station", 0: "Harbour station"}.get(row, f"{_street(layout, row)} station")
+
+
+def _transit(layout: _Layout, crs: CRS) -> tuple[Timetable, gpd.GeoDataFrame]:
+    """The town's timetable and its stops as the transit_stops layer (the same points, names and order).
+
+    Bus lines run along Main Road and every LINE_SPACING-th street from it (split at the river where no bridge
+    crosses), and along every LINE_SPACING-th avenue from the river's banks outwards; they stop every
+    BUS_STOP_EVERY corners, aligned so that crossing lines share the stop at their crossing. The rail line runs
+    north-south beside the river's west bank. Stops sit a few metres inside a street corner (on the walk network);
+    run times are along the streets at SPEED_KM_H; each line's departures are shifted by a seeded 0-9 min.
+    """
+    n, river, main = layout.n, layout.river_col, layout.main_row
+    west = max(0, river - 3)  # the avenue of the first bus line west of the river; stops in its columns mod 3
+    east = river + 3 + (west - river - 3) % BUS_STOP_EVERY
+    columns = [*range(west, -1, -LINE_SPACING), *range(east, n + 1, LINE_SPACING)]
+    rows = sorted({*range(main, -1, -LINE_SPACING), *range(main, n + 1, LINE_SPACING)},
+                  key=lambda row: (abs(row - main), row))  # Main Road is line 1
+    lines = []  # (name, mode, corners (row, col) in order, the positions in them with a stop)
+    for row in rows:
+        spans = {"": (0, n)} if row in layout.bridge_rows else {" west": (0, river), " east": (river + 1, n)}
+        for part, (c0, c1) in spans.items():
+            corners = [(row, c) for c in range(c0, c1 + 1)]
+            lines.append((f"{_street(layout, row)}{part}", "bus", corners,
+                          [i for i, (_, c) in enumerate(corners) if (c - west) % BUS_STOP_EVERY == 0]))
+    for col in columns:
+        corners = [(r, col) for r in range(n + 1)]
+        lines.append((f"Avenue {col}", "bus", corners,
+                      [i for i, (r, _) in enumerate(corners) if (r - main) % BUS_STOP_EVERY == 0]))
+    rail_col = max(0, river - 1)
+    stations = max(2, round(n / STATION_SPACING) + 1)
+    station_rows = set(np.round(np.linspace(0, n, stations)).astype(int).tolist())
+    corners = [(r, rail_col) for r in range(n, -1, -1)]
+    lines.append(("Riverside Line", "rail", corners, [i for i, (r, _) in enumerate(corners) if r in station_rows]))
+
+    index: dict[tuple[str, int, int], int] = {}  # (mode, row, col) -> stop
+    xy, names = [], []
+    rng = _rng(layout.seed, "transit")
+    parts: list[Trips] = []
+    route_ids, route_names, route_modes = [], [], []
+    for name, mode, corners, at in lines:
+        if len(at) < 2:
+            continue
+        stops = []
+        for i in at:
+            row, col = corners[i]
+            if (mode, row, col) not in index:
+                index[(mode, row, col)] = len(xy)
+                inward = np.where(np.array([col, row]) < n / 2, 1.0, -1.0) * (6.0 if mode == "bus" else 12.0)
+                xy.append(layout.nodes[row, col] + inward)
+                names.append(_station(layout, row) if mode == "rail" else f"{_street(layout, row)} / Avenue {col}")
+            stops.append(index[(mode, row, col)])
+        points = layout.nodes[tuple(np.array(corners).T)]
+        along = np.r_[0.0, np.cumsum(np.hypot(*np.diff(points, axis=0).T))][at]
+        speed_m_s, dwell = SPEED_KM_H[mode] / 3.6, DWELL_S[mode]
+        run_s = np.maximum(np.diff(along) / speed_m_s - dwell, np.diff(along) / speed_m_s / 2)
+        shift = 60 * int(rng.integers(0, 10))
+        headways = [(h0 * 3600 + shift, h1 * 3600 + shift, minutes * 60) for h0, h1, minutes in HEADWAYS[mode]]
+        number = route_modes.count(mode) + 1
+        parts.append(line_trips(len(route_ids), f"{mode[0].upper()}{number}", stops, run_s, headways, dwell_s=dwell))
+        route_ids.append(f"{mode[0].upper()}{number}")
+        route_names.append(f"{number} {name}" if mode == "bus" else name)
+        route_modes.append(mode)
+
+    xy = np.array(xy)
+    lon, lat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(xy[:, 0], xy[:, 1])
+    modes = [mode for mode, _, _ in index]
+    timetable = from_trips(
+        stop_ids=[f"{mode}:{row}:{col}" for mode, row, col in index], stop_names=names,
+        stop_lonlat=np.column_stack([lon, lat]), route_ids=route_ids, route_names=route_names,
+        route_modes=route_modes, **join_trips(parts)._asdict(), service_date=SERVICE_DATE,
+        source=f"synthetic timetable (sandbox.synth, seed {layout.seed})", licence="CC0")
+    layer = gpd.GeoDataFrame({"name": names, "mode": modes, "osm_ids": ""},
+                             geometry=gpd.points_from_xy(xy[:, 0], xy[:, 1]), crs=crs)
     layer.index = pd.RangeIndex(len(layer), name="stop_id")
-    return layer
+    return timetable, layer
 
 
 def _facilities(layout: _Layout, residents: int, crs: CRS) -> gpd.GeoDataFrame:

@@ -597,13 +597,13 @@ def _check_trips(trip_ids: np.ndarray, trip_routes: np.ndarray, trip_arrivals: S
     bad = (stops < 0) | (stops >= n_stops) | (stops != np.round(stops))
     if bad.any():
         cell = int(np.flatnonzero(bad)[0])
-        raise DataError(f"from_trips: trip_stops: trip {trip_at(cell)} has stop {stops[cell]}; expected a stop "
-                        f"index from 0 to {n_stops - 1}")
+        raise DataError(f"from_trips: trip_stops: trip {trip_at(cell)} has stop {float(stops[cell]):g}; expected "
+                        f"a stop index from 0 to {n_stops - 1}")
     for field, values in (("trip_arrivals", arrival), ("trip_departures", departure)):
         bad = ~np.isfinite(values) | (values < 0) | (values > np.iinfo(np.int32).max) | (values != np.round(values))
         if bad.any():
             cell = int(np.flatnonzero(bad)[0])
-            raise DataError(f"from_trips: {field}: trip {trip_at(cell)} has {values[cell]!r}; expected whole "
+            raise DataError(f"from_trips: {field}: trip {trip_at(cell)} has {float(values[cell]):g}; expected whole "
                             "seconds from 0 that fit in int32")
     inside = np.ones(len(stops), bool)
     inside[starts[:-1]] = False  # a trip's first stop follows another trip's last

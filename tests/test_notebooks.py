@@ -27,4 +27,4 @@ def test_notebook_runs(path, helsinki):
         assert offline_problems(data.get("text/html", "")) == [], source
     maps = [data.get("text/html", "") for _, data in shown if data.get("text/plain", "").startswith("ZoneMap(")]
     assert all(m.startswith("<iframe ") for m in maps)
-    assert bool(maps) == (path.stem in {"01-quickstart", "02-what-if"})
+    assert bool(maps) == (path.stem in {"01-quickstart", "02-what-if", "04-transit"})

@@ -1,8 +1,9 @@
 """GTFS -> Timetable arrays (timetable.py): a tiny hand-made feed asserted exactly, one-line validation errors,
-and the HSL subset in ../shared/data when present."""
+and the HSL subset in ../shared/data when present; building from trips and editing, judged by RAPTOR's answers."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import time
 import zipfile
@@ -10,8 +11,22 @@ import zipfile
 import numpy as np
 import pytest
 
+from sandbox import raptor
 from sandbox._errors import DataError
-from sandbox.timetable import read_gtfs, route_mode, straight_line_transfers
+from sandbox.timetable import (
+    add_line,
+    change_service,
+    close_stops,
+    from_trips,
+    read_gtfs,
+    route_indices,
+    route_mode,
+    route_patterns,
+    stop_indices,
+    straight_line_transfers,
+    trips,
+    trips_between,
+)
 
 # Two lines meeting at C (a tram A-B-C and a bus C-D-E), a ferry A-C run by frequencies, a tram after midnight,
 # and a Saturday service (SAT) that does not run on Tuesday 2024-03-05.
@@ -203,3 +218,277 @@ def test_hsl_central_helsinki(shared_data):
     assert seconds < 30
     raptor = pytest.importorskip("sandbox.raptor")
     raptor.check(raptor.transit_arrays(tt))
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Building from trips and editing (from_trips, trips, add_line, change_service, close_stops, ...).
+
+# A bus 1 A-B-C every 10 min 06:00-09:50 (5 min a run, 30 s at B) and a tram 2 C-D-E every 15 min 06:00-09:45
+# (4 min a run); a footpath B -> D of 2 min; F (also named Gamma) is served by nothing.
+STOPS = {"stop_ids": ["A", "B", "C", "D", "E", "F"],
+         "stop_names": ["Alpha", "Beta", "Gamma", "Delta", "Echo", "Gamma"],
+         "stop_lonlat": [(24.90, 60.10), (24.91, 60.10), (24.92, 60.10), (24.92, 60.11), (24.92, 60.12),
+                         (24.95, 60.10)]}
+ROUTES = {"route_ids": ["R1", "R2"], "route_names": ["1", "2"], "route_modes": ["bus", "tram"]}
+META = {"service_date": DATE, "source": "test", "licence": "CC0"}
+H = 3600
+
+
+def town_trips(extra=()):
+    ids, routes, stops, arr, dep = [], [], [], [], []
+    for k in range(24):
+        t = 6 * H + 600 * k
+        ids.append(f"b{k}"), routes.append(0), stops.append([0, 1, 2])
+        arr.append([t, t + 300, t + 630]), dep.append([t, t + 330, t + 630])
+    for k in range(16):
+        t = 6 * H + 900 * k
+        ids.append(f"t{k}"), routes.append(1), stops.append([2, 3, 4])
+        arr.append([t, t + 240, t + 480]), dep.append([t, t + 240, t + 480])
+    for trip_id, route, trip_stops, times in extra:
+        ids.append(trip_id), routes.append(route), stops.append(trip_stops), arr.append(times), dep.append(times)
+    return {"trip_ids": ids, "trip_routes": routes, "trip_stops": stops, "trip_arrivals": arr,
+            "trip_departures": dep}
+
+
+def town(extra=(), **changes):
+    walks = (np.array([0, 0, 1, 1, 1, 1, 1]), np.array([3]), np.array([120]))
+    return checked(from_trips(**{**STOPS, **ROUTES, **META, **town_trips(extra), "transfers": walks, **changes}))
+
+
+def checked(tt):
+    raptor.check(raptor.transit_arrays(tt))
+    return tt
+
+
+def earliest(tt, stop=0, at=7 * H):
+    return raptor.earliest_arrival(tt, [stop], [at])[0]
+
+
+def first_departures(tt, route):
+    return np.sort(np.concatenate([tt.trip_times(p)[1][:, 0] for p in route_patterns(tt, np.array([route]))]))
+
+
+def assert_same(a, b):
+    for field in dataclasses.fields(a):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if isinstance(x, np.ndarray):
+            assert x.dtype == y.dtype and np.array_equal(x, y), field.name
+        else:
+            assert x == y, field.name
+
+
+def test_from_trips_groups_patterns_and_splits_overtaking():
+    tt = town()
+    assert tt.stop_ids.tolist() == STOPS["stop_ids"]  # F kept although nothing serves it: indices stay put
+    assert tt.pattern_route.tolist() == [0, 1] and tt.n_trips == 40
+    assert tt.stop_patterns_ptr[-2] == tt.stop_patterns_ptr[-1]  # F is in no pattern
+    assert earliest(tt)[[1, 2, 3, 4]].tolist() == [7 * H + 300, 7 * H + 630, 7 * H + 420, 7 * H + 900 + 480]
+
+    # An express leaving A at 07:01 reaches B at 07:03, before the 07:00 bus: a pattern of its own.
+    express = town([("x", 0, [0, 1, 2], [7 * H + 60, 7 * H + 180, 7 * H + 300])])
+    assert express.pattern_route.tolist() == [0, 0, 1]
+    assert express.trip_ids[express.pattern_trips_ptr[1]:express.pattern_trips_ptr[2]].tolist() == ["x"]
+    assert earliest(express)[2] == 7 * H + 300
+
+    served = from_trips(**{**STOPS, **ROUTES, **META, **town_trips()}, transfers=(
+        np.array([0, 0, 1, 1, 1, 2, 2]), np.array([3, 5]), np.array([120, 60])), keep_unused_stops=False)
+    assert served.stop_ids.tolist() == ["A", "B", "C", "D", "E"]  # F dropped, and the footpath E -> F with it
+    assert served.transfers_to.tolist() == [3] and served.transfers_ptr.tolist() == [0, 0, 1, 1, 1, 1]
+
+
+def test_trips_then_from_trips_is_the_same_timetable(tmp_path):
+    for tt in (town([("x", 0, [0, 1, 2], [7 * H + 60, 7 * H + 180, 7 * H + 300])]),
+               read_gtfs(write_feed(tmp_path), date=DATE)):
+        every = trips(tt)
+        assert len(every.trip_ids) == tt.n_trips and every.trip_stops[0].dtype == np.int64
+        again = from_trips(**every._asdict(), stop_ids=tt.stop_ids, stop_names=tt.stop_names,
+                           stop_lonlat=tt.stop_lonlat, route_ids=tt.route_ids, route_names=tt.route_names,
+                           route_modes=tt.route_modes, service_date=tt.service_date, source=tt.source,
+                           licence=tt.licence, transfers=(tt.transfers_ptr, tt.transfers_to, tt.transfers_s))
+        assert_same(tt, again)
+        every.trip_arrivals[0][:] = 0  # copies: the timetable is untouched
+        assert tt.arrival_s[0] != 0 or tt.departure_s[0] == 0
+
+
+def test_selectors_by_id_or_name():
+    tt = town()
+    assert route_indices(tt, ["R2"], "here").tolist() == [1]
+    assert route_indices(tt, ["1", "R2"], "here").tolist() == [0, 1]
+    assert stop_indices(tt, ["Gamma"], "here").tolist() == [2, 5]  # a name may be several stops
+    assert stop_indices(tt, ["A", "Delta"], "here").tolist() == [0, 3]
+    with pytest.raises(DataError) as error:
+        route_indices(tt, ["r1"], "scenario.yaml line 4: routes")  # case-sensitive
+    assert str(error.value) == ("scenario.yaml line 4: routes: no route has the id or name 'r1'; expected one of "
+                                "'1', '2'")
+    with pytest.raises(DataError, match=r"^stops: no stop has the id or name 'Omega'; expected one of 'Alpha', "):
+        stop_indices(tt, ["Omega"], "stops")
+
+
+def test_add_line_reaches_a_stop_nothing_served():
+    tt = town()
+    assert np.isinf(earliest(tt)[5])
+    new = add_line(tt, name="X", mode="tram", stops=[2, 5, (24.96, 60.10, "Golf")],
+                   headways=[(6 * H, 8 * H, 600), (8 * H, 10 * H, 1200)], run_times_s=[200, 100])
+    checked(new)
+    assert tt.n_stops == 6 and len(tt.route_ids) == 2  # the input is unchanged
+    assert new.stop_ids[6] == "new:X:2" and new.stop_names[6] == "Golf" and new.stop_lonlat[6].tolist() == [24.96, 60.1]
+    assert new.route_ids[2] == "new:X" and new.route_names[2] == "X" and new.route_modes[2] == "tram"
+    # From A at 07:00: C at 07:10:30, the 07:20 X, F at 07:23:20, then 20 s at F and 100 s on to Golf.
+    reached = earliest(new)
+    assert reached[5] == 7 * H + 1200 + 200 and reached[6] == 7 * H + 1200 + 200 + 20 + 100
+    assert earliest(new, stop=6)[2] == 7 * H + 100 + 20 + 200  # the way back leaves Golf at 07:00, runs reversed
+    patterns = route_patterns(new, np.array([2]))
+    assert len(patterns) == 2  # one per direction
+    assert trips_between(new, patterns, 7 * H, 9 * H) == 2 * (6 + 3)  # every 10 min to 08:00, then every 20
+    assert first_departures(new, 2)[:4].tolist() == [6 * H, 6 * H, 6 * H + 600, 6 * H + 600]
+
+    one_way = add_line(tt, name="Y", mode="bus", stops=[0, 5], headways=[(7 * H, 8 * H, 900)], speed_km_h=18,
+                       both_directions=False)
+    arr, dep = one_way.trip_times(int(route_patterns(one_way, np.array([2]))[0]))
+    metres = 2 * 6_371_008.8 * np.arcsin(np.cos(np.radians(60.1)) * np.sin(np.radians(0.05) / 2))
+    assert arr.shape == (4, 2) and (arr[:, 1] - dep[:, 0]).tolist() == [round(metres * 1.3 / 5)] * 4
+
+
+def test_headway_factor_two_keeps_every_other_trip():
+    tt = town()
+    halved = checked(change_service(tt, np.array([0]), headway_factor=2))
+    old, new = tt.trip_times(0), halved.trip_times(0)
+    assert np.array_equal(new[0], old[0][::2]) and np.array_equal(new[1], old[1][::2])
+    assert halved.trip_ids[:3].tolist() == ["b0~0", "b2~0", "b4~0"]
+    assert np.array_equal(halved.trip_times(1)[0], tt.trip_times(1)[0])  # the tram is untouched
+
+    doubled = checked(change_service(tt, np.array([0]), headway_factor=0.5))
+    assert first_departures(doubled, 0).tolist() == list(range(6 * H, 6 * H + 23 * 600 + 1, 300))
+    assert doubled.trip_ids[:3].tolist() == ["b0~0", "b0~1", "b1~0"]  # 06:05 copies the 06:00 (the nearer, first)
+    regular = checked(change_service(tt, np.array([0, 1]), headway_s=1800))
+    assert first_departures(regular, 0).tolist() == list(range(6 * H, 10 * H, 1800))
+    assert first_departures(regular, 1).tolist() == list(range(6 * H, 10 * H, 1800))
+
+
+def test_headway_factor_follows_the_local_headway():
+    # Trips at 0, 10, 20, 40 and 60 min past six; the one at 20 runs 2 min slower.
+    times = [0, 10, 20, 40, 60]
+    extra = [(f"i{m}", 1, [0, 5], [6 * H + 60 * m, 6 * H + 60 * m + (420 if m == 20 else 300)]) for m in times]
+    tt = town(extra)
+    new = checked(change_service(tt, np.array([1]), headway_factor=2))
+    pattern = int(route_patterns(new, np.array([1]))[0])  # to F: the irregular one
+    arr, dep = new.trip_times(pattern)
+    # 0, then 0 + 2 x 10 = 20, then 20 + 2 x 20 = 60 (the last departure: end of service).
+    assert dep[:, 0].tolist() == [6 * H, 6 * H + 1200, 7 * H] and (arr[:, 1] - dep[:, 0]).tolist() == [300, 420, 300]
+    assert new.trip_ids[new.pattern_trips_ptr[pattern]:new.pattern_trips_ptr[pattern + 1]].tolist() == \
+        ["i0~0", "i20~0", "i60~0"]
+
+
+def test_doubling_the_headway_adds_half_a_headway_to_the_median_wait():
+    tt = town()
+    window = {"window_start_s": 7 * H, "window_end_s": 8 * H, "step_s": 60}
+    departures = raptor.departure_times(7 * H, 8 * H, 60)
+
+    def median_to_b(timetable):
+        arrivals = raptor.range_arrivals(timetable, [0], [0], **window)
+        return raptor.travel_time_percentile(arrivals, departures, 0.5)[1]
+
+    before, after = median_to_b(tt), median_to_b(change_service(tt, np.array([0]), headway_factor=2))
+    assert 300 <= before <= 300 + 600 and after - before == pytest.approx(300, abs=60)  # headway 10 -> 20 min
+
+
+def test_remove_and_close_stops():
+    tt = town()
+    no_tram = checked(change_service(tt, route_indices(tt, ["2"], "test"), remove=True))
+    assert no_tram.pattern_route.tolist() == [0] and len(no_tram.route_ids) == 2
+    reached = earliest(no_tram)
+    assert np.isinf(reached[4]) and reached[3] == 7 * H + 300 + 120  # E is lost; D still a walk from B
+
+    closed = checked(close_stops(tt, np.array([1])))
+    assert closed.n_stops == 6 and closed.stop_ids.tolist() == STOPS["stop_ids"]
+    assert closed.pattern_stops.tolist() == [0, 2, 2, 3, 4] and len(closed.transfers_to) == 0
+    reached = earliest(closed)
+    assert np.isinf(reached[1]) and reached[2] == 7 * H + 630  # the bus passes B without stopping
+    assert reached[3] == 7 * H + 900 + 240  # no more walk from B: the 07:15 tram from C
+
+    mask = np.zeros(6, bool)
+    mask[[2, 3]] = True
+    cut = checked(close_stops(tt, mask))  # the tram is left with one stop: its trips go
+    assert cut.pattern_route.tolist() == [0] and cut.pattern_stops.tolist() == [0, 1] and cut.n_trips == 24
+    assert close_stops(tt, np.zeros(0, np.int64)) is tt
+
+
+def test_trips_between_counts_departures_from_the_first_stop():
+    tt = town()
+    assert trips_between(tt, route_patterns(tt, np.array([0])), 7 * H, 9 * H) == 12
+    assert trips_between(tt, route_patterns(tt, np.array([0, 1])), 7 * H, 9 * H) == 12 + 8
+    assert trips_between(tt, np.zeros(0, np.int64), 0, 30 * H) == 0
+
+
+@pytest.mark.parametrize(("edit", "message"), [
+    (lambda tt: add_line(tt, name="X", mode="tram", stops=[0, 5], headways=[(0, 60, 10)], run_times_s=[60],
+                         speed_km_h=20), "line 'X': run_times_s and speed_km_h: expected exactly one of them"),
+    (lambda tt: add_line(tt, name="X", mode="tram", stops=[0, 5], headways=[(0, 60, 10)]),
+     "line 'X': run_times_s and speed_km_h: expected exactly one of them"),
+    (lambda tt: add_line(tt, name="X", mode="tram", stops=[0, 5, 4], headways=[(0, 60, 10)], run_times_s=[60]),
+     "line 'X': run_times_s: 1 values; expected 2 (one per pair of consecutive stops)"),
+    (lambda tt: add_line(tt, name="X", mode="tram", stops=[0, 5], headways=[(60, 0, 10)], run_times_s=[60]),
+     "line 'X': headways[0]: (60, 0, 10); expected (start_s, end_s, headway_s) with 0 <= start_s < end_s"),
+    (lambda tt: add_line(tt, name="X", mode="gondola", stops=[0, 5], headways=[(0, 60, 10)], run_times_s=[60]),
+     "line 'X': mode: 'gondola'; expected one of tram, metro, rail, bus, ferry, other"),
+    (lambda tt: add_line(tt, name="X", mode="tram", stops=[0, 9], headways=[(0, 60, 10)], run_times_s=[60]),
+     "line 'X': stops[1]: 9 is not a stop; expected a stop index from 0 to 5 or (lon, lat, name)"),
+    (lambda tt: add_line(tt, name="X", mode="tram", stops=[0, (240, 60, "P")], headways=[(0, 60, 10)],
+                         speed_km_h=20), "line 'X': stops[1]: (240, 60, 'P'); expected a stop index or (lon, lat"),
+    (lambda tt: add_line(add_line(tt, name="X", mode="tram", stops=[0, 5], headways=[(0, 60, 10)], speed_km_h=9),
+                         name="X", mode="tram", stops=[0, 5], headways=[(0, 60, 10)], speed_km_h=9),
+     "line 'X': name: a line of that name was added already; expected a new name"),
+    (lambda tt: change_service(tt, np.array([0]), headway_factor=2, remove=True),
+     "change_service: headway_factor, headway_s and remove: expected exactly one of them"),
+    (lambda tt: change_service(tt, np.array([0]), headway_factor=0), "change_service: headway_factor: 0; expected"),
+    (lambda tt: change_service(tt, np.array([7]), remove=True),
+     "change_service: routes: 7 is out of range; expected indices from 0 to 1"),
+    (lambda tt: close_stops(tt, np.ones(3, bool)), "close_stops: stops: a mask of 3 values; expected one per stop (6)"),
+    (lambda tt: town([("z", 0, [0, 9], [0, 60])]),
+     "from_trips: trip_stops: trip 'z' at its stop 1 has stop 9; expected a stop index from 0 to 5"),
+    (lambda tt: town([("z", 0, [0, 1], [60, 0])]),
+     "from_trips: trip_arrivals/trip_departures: trip 'z' at its stop 1 goes back in time; expected"),
+    (lambda tt: town([("z", 0, [0], [60])]), "from_trips: trip_stops: trip 'z' has 1 stop(s); expected at least 2"),
+    (lambda tt: town([("z", 3, [0, 1], [0, 60])]),
+     "from_trips: trip_routes: trip 'z' has route 3; expected a route index from 0 to 1"),
+    (lambda tt: town([("z", 0, [0, 1], [0, 0.5])]),
+     "from_trips: trip_arrivals: trip 'z' at its stop 1 has 0.5; expected whole seconds"),
+])
+def test_edit_errors_are_one_line(edit, message):
+    with pytest.raises(DataError) as error:
+        edit(town())
+    text = str(error.value)
+    assert "\n" not in text and text.startswith(message), text
+
+
+@pytest.fixture(scope="module")
+def hsl(shared_data):
+    path = shared_data / "gtfs" / "hsl_gtfs_20220204.zip"
+    if not path.exists():
+        pytest.skip(f"{path} is absent")
+    return read_gtfs(path, date="2022-02-22", licence="CC BY 4.0")
+
+
+def test_hsl_round_trip_and_edits(hsl):
+    start = time.perf_counter()
+    every = trips(hsl)
+    again = from_trips(**every._asdict(), stop_ids=hsl.stop_ids, stop_names=hsl.stop_names,
+                       stop_lonlat=hsl.stop_lonlat, route_ids=hsl.route_ids, route_names=hsl.route_names,
+                       route_modes=hsl.route_modes, service_date=hsl.service_date, source=hsl.source,
+                       licence=hsl.licence, transfers=(hsl.transfers_ptr, hsl.transfers_to, hsl.transfers_s))
+    seconds = time.perf_counter() - start
+    print(f"\nHSL {hsl.n_trips} trips: trips() + from_trips() in {seconds:.3f} s")
+    assert hsl.n_trips == 12_788 and seconds < 1
+    assert_same(hsl, again)
+
+    trams = route_indices(hsl, ["4"], "test")
+    before = trips_between(hsl, route_patterns(hsl, trams), 7 * H, 9 * H)
+    halved = checked(change_service(hsl, trams, headway_factor=2))
+    assert trips_between(halved, route_patterns(halved, trams), 7 * H, 9 * H) == pytest.approx(before / 2, abs=2)
+    busiest = np.argmax(np.diff(hsl.stop_patterns_ptr))
+    closed = checked(close_stops(hsl, np.array([busiest])))
+    assert closed.stop_patterns_ptr[busiest] == closed.stop_patterns_ptr[busiest + 1]
+    line = checked(add_line(hsl, name="Kruununhaka tram", mode="tram", stops=stop_indices(hsl, ["Kauppatori"], "t")[:1]
+                            .tolist() + [(24.96, 60.172, "Kruununhaka")], headways=[(6 * H, 20 * H, 600)],
+                            speed_km_h=18))
+    assert line.n_trips == hsl.n_trips + 2 * 84

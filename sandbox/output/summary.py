@@ -134,13 +134,14 @@ def headlines(summary: dict[str, Any]) -> list[str]:
     2. then, per indicator, the group and threshold where the most residents lose reach, largest losses first
        (ties: elderly living alone, elderly, children, all residents), with how many gain there;
     3. then each supply measure's median and 10th percentile per resident for the group whose median moves most;
-    4. then, per indicator, the largest gain where nobody loses, or else the households better or worse off
-       without crossing a threshold (a longer trip, a park more within reach, less park per person);
+    4. then, per indicator, the largest gain where nobody loses (residents crossing a threshold), and after all
+       of those, the households better or worse off without crossing one (a longer trip, a park more within
+       reach, less park per person);
     5. if nothing moves at all, one sentence that says so.
     """
     k = summary["k"]
     lines = [flood_sentence(summary["flood"], k)] if summary.get("flood") else []
-    losses, gains, supplies = [], [], []
+    losses, gains, supplies, moved_only = [], [], [], []
     for item in summary["indicators"].values():
         place = f"{words.destination(item['to'])} within {{minutes}} minutes {words.mode(item['mode'])}"
         moves = [(number(row["residents_losing_reach"][m]), number(row["residents_gaining_reach"][m]), group, m)
@@ -162,10 +163,11 @@ def headlines(summary: dict[str, Any]) -> list[str]:
         if supply:
             supplies.append(supply)
         elif not lost and not gained and (moved := households_sentence(item, priority)):
-            gains.append(moved)
+            moved_only.append(moved)
     lines += [text for _, text in sorted(losses, key=lambda pair: -pair[0])]
     lines += supplies
-    lines += [text for _, text in sorted(gains, key=lambda pair: -pair[0])]
+    lines += [text for _, text in sorted(gains, key=lambda pair: -pair[0])]  # residents crossing a threshold first,
+    lines += [text for _, text in sorted(moved_only, key=lambda pair: -pair[0])]  # then households moving within one
     if len(lines) == (1 if summary.get("flood") else 0):
         lines.append("No household's access changes: nobody gains or loses anything that was measured.")
     return lines[:MAX_HEADLINES]
