@@ -197,6 +197,7 @@ def read_gtfs(path: str | Path, *, date: datetime.date | str | None = None, bbox
             kept.append((trip, route_index.get_loc(route_of_trip[template]), rows[keep], arr[keep], dep[keep]))
     if kept and max(int(k[4].max()) for k in kept) > np.iinfo(np.int32).max:
         raise DataError(f"{name}: stop_times.txt: times too far past midnight; expected times that fit in int32")
+    transfers = _feed_transfers(name, tables.get("transfers.txt"), stop_index)
     used = sorted({k[1] for k in kept})
     new_route = {r: i for i, r in enumerate(used)}
     routes_kept = routes.iloc[used]
@@ -210,8 +211,7 @@ def read_gtfs(path: str | Path, *, date: datetime.date | str | None = None, bbox
         route_modes=np.array([route_mode(int(v)) for v in route_types], object),
         trip_ids=[k[0] for k in kept], trip_routes=[new_route[k[1]] for k in kept],
         trip_stops=[k[2] for k in kept], trip_arrivals=[k[3] for k in kept], trip_departures=[k[4] for k in kept],
-        transfers=_feed_transfers(name, tables.get("transfers.txt"), stop_index),
-        service_date=service_date, source=_source(name, feed, files),
+        transfers=transfers, service_date=service_date, source=_source(name, feed, files),
         licence=licence or "not stated (GTFS carries no licence; give it to read_gtfs)", keep_unused_stops=False)
 
 
@@ -600,11 +600,12 @@ def _check_trips(trip_ids: np.ndarray, trip_routes: np.ndarray, trip_arrivals: S
         raise DataError(f"from_trips: trip_stops: trip {trip_at(cell)} has stop {float(stops[cell]):g}; expected "
                         f"a stop index from 0 to {n_stops - 1}")
     for field, values in (("trip_arrivals", arrival), ("trip_departures", departure)):
-        bad = ~np.isfinite(values) | (values < 0) | (values > np.iinfo(np.int32).max) | (values != np.round(values))
+        bad = (~np.isfinite(values) | (np.abs(values) > np.iinfo(np.int32).max)
+               | (values != np.round(values)))
         if bad.any():
             cell = int(np.flatnonzero(bad)[0])
             raise DataError(f"from_trips: {field}: trip {trip_at(cell)} has {float(values[cell]):g}; expected whole "
-                            "seconds from 0 that fit in int32")
+                            "seconds that fit in int32")
     inside = np.ones(len(stops), bool)
     inside[starts[:-1]] = False  # a trip's first stop follows another trip's last
     bad = (departure < arrival) | (inside & (arrival < np.r_[0, departure[:-1]]))

@@ -16,7 +16,7 @@ from ..twin import Twin
 from .maps import (MapPage, ZoneMap, change_layers, change_scale, credits, destination_label, overlay_layers,
                    quantile_scale, scenario_maps, share_scale, zone_map, destinations_of)
 from .pages import render_page
-from .summary import HIDDEN, value
+from .summary import HIDDEN, number, value
 
 Cell = dict[str, Any]  # {"text": str, "css": str, "rows": int}
 
@@ -50,16 +50,30 @@ def render_report(results: xr.DataTree, summary: dict, *, baseline: Twin, varian
                            dependent={"select": "minutes", "on": "indicator", "options": thresholds},
                            swipe={"select": "view", "value": "swipe", "left": BASELINE, "right": SCENARIO})
     default_group = "elderly" if "elderly" in groups else groups[0]
+    first_key, first_minutes = first_map(summary, keys, default_group)
     return render_page(
         "report.html.j2", summary=summary, twin_name=baseline.name, fingerprint=baseline.fingerprint(),
         sections=[{"title": summary["indicators"][key]["what"], "head": table_head(summary["indicators"][key]),
                    "rows": table_rows(summary["indicators"][key], summary["k"])} for key in keys],
         flood=flood_context(summary), payload=payload, credits=credits(variant), scenario_text=scenario_text,
-        controls=[("indicator", "Indicator", [(k, summary["indicators"][k]["what"]) for k in keys], keys[0]),
+        controls=[("indicator", "Indicator", [(k, summary["indicators"][k]["what"]) for k in keys], first_key),
                   ("group", "Group", [(g, words.group(g)) for g in groups], default_group),
-                  ("minutes", "Within", thresholds[keys[0]], thresholds[keys[0]][-1][0]),
+                  ("minutes", "Within", thresholds[first_key], first_minutes),
                   ("view", "Show", [("change", "change"), ("baseline", "today"), ("scenario", "with the scenario"),
                                     ("swipe", "today | with the scenario (swipe)")], "change")])
+
+
+def first_map(summary: dict[str, Any], keys: list[str], group: str) -> tuple[str, str]:
+    """The indicator and threshold the report's map opens on: where most of ``group`` cross a threshold (lose or
+    gain reach), so that the first map shows what moved; else the first indicator's last threshold."""
+    best, choice = 0, (keys[0], f"{summary['indicators'][keys[0]]['minutes'][-1]:g}")
+    for key in keys:
+        row = summary["indicators"][key]["groups"].get(group, {})
+        for minutes, losing in row.get("residents_losing_reach", {}).items():
+            moved = number(losing) + number(row["residents_gaining_reach"][minutes])
+            if moved > best:
+                best, choice = moved, (key, minutes)
+    return choice
 
 
 def people(count: Any, k: int) -> str:
