@@ -552,6 +552,7 @@ def from_trips(*, stop_ids: Sequence[str], stop_names: Sequence[str], stop_lonla
     position = np.arange(len(pattern_stops)) - np.repeat(np.r_[0, np.cumsum(m)[:-1]], m) if len(m) else pattern_of
     order = np.lexsort((position, pattern_of, pattern_stops))  # each stop's patterns and its positions in them
     n_kept = int(keep.sum())
+    transfers_ptr, transfers_to, transfers_s = _kept_transfers(transfers, keep, new_stop)
     return Timetable(
         stop_ids=stop_ids[keep], stop_names=stop_names[keep], stop_lonlat=np.ascontiguousarray(stop_lonlat[keep]),
         route_ids=route_ids, route_names=route_names, route_modes=route_modes,
@@ -566,8 +567,7 @@ def from_trips(*, stop_ids: Sequence[str], stop_names: Sequence[str], stop_lonla
         stop_patterns_ptr=np.r_[0, np.cumsum(np.bincount(pattern_stops, minlength=n_kept))].astype(np.int64),
         stop_patterns=pattern_of[order].astype(np.int32),
         stop_positions=position[order].astype(np.int32),
-        **dict(zip(("transfers_ptr", "transfers_to", "transfers_s"),
-                   _kept_transfers(transfers, keep, new_stop), strict=True)),
+        transfers_ptr=transfers_ptr, transfers_to=transfers_to, transfers_s=transfers_s,
         service_date=service_date, source=source, licence=licence,
     )
 
@@ -959,16 +959,16 @@ def change_service(timetable: Timetable, routes: np.ndarray, *, headway_factor: 
         right = np.clip(np.searchsorted(first, new), 1, len(first) - 1) if len(first) > 1 else np.zeros_like(new)
         left = np.maximum(right - 1, 0)
         nearest = np.where(np.abs(first[right] - new) < np.abs(new - first[left]), right, left)
+        originals, shifts = members[nearest], new - first[nearest]
         copies: dict[int, int] = {}
         ids = []
-        for t in members[nearest]:
+        for t in originals:
             copies[t] = copies.get(t, -1) + 1
             ids.append(f"{every.trip_ids[t]}~{copies[t]}")
-        shift = new - first[nearest]
-        parts.append(Trips(np.array(ids, object), every.trip_routes[members[nearest]],
-                           [every.trip_stops[t] for t in members[nearest]],
-                           [every.trip_arrivals[t] + s for t, s in zip(members[nearest], shift, strict=True)],
-                           [every.trip_departures[t] + s for t, s in zip(members[nearest], shift, strict=True)]))
+        parts.append(Trips(np.array(ids, object), every.trip_routes[originals],
+                           [every.trip_stops[t] for t in originals],
+                           [every.trip_arrivals[t] + d for t, d in zip(originals, shifts, strict=True)],
+                           [every.trip_departures[t] + d for t, d in zip(originals, shifts, strict=True)]))
     return _rebuilt(timetable, join_trips(parts))
 
 
@@ -1000,18 +1000,19 @@ def close_stops(timetable: Timetable, stops: np.ndarray) -> Timetable:
     if not closed.any():
         return timetable
     every = trips(timetable)
-    keep = [~closed[s] for s in every.trip_stops]
-    kept = np.array([k.sum() >= 2 for k in keep], bool)
+    stopping = [~closed[s] for s in every.trip_stops]
+    skipped = Trips(every.trip_ids, every.trip_routes,
+                    *([x[k] for x, k in zip(getattr(every, field), stopping, strict=True)]
+                      for field in ("trip_stops", "trip_arrivals", "trip_departures")))
     origin = np.repeat(np.arange(timetable.n_stops), np.diff(timetable.transfers_ptr))
     walk = ~closed[origin] & ~closed[timetable.transfers_to]
     ptr = np.r_[0, np.cumsum(np.bincount(origin[walk], minlength=timetable.n_stops))]
-    return _rebuilt(timetable, Trips(every.trip_ids[kept], every.trip_routes[kept],
-                                     *([x[k] for x, k, ok in zip(getattr(every, field), keep, kept, strict=True) if ok]
-                                       for field in ("trip_stops", "trip_arrivals", "trip_departures"))),
+    return _rebuilt(timetable, _subset(skipped, np.array([k.sum() >= 2 for k in stopping], bool)),
                     transfers=(ptr, timetable.transfers_to[walk], timetable.transfers_s[walk]))
 
 
 def _subset(every: Trips, mask: np.ndarray) -> Trips:
+    """The trips where ``mask`` is True."""
     return Trips(every.trip_ids[mask], every.trip_routes[mask],
                  *([x for x, ok in zip(getattr(every, field), mask, strict=True) if ok]
                    for field in ("trip_stops", "trip_arrivals", "trip_departures")))
