@@ -16,7 +16,7 @@ import datetime
 import hashlib
 import re
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -1027,3 +1027,31 @@ def _indices(values: np.ndarray, n: int, where: str) -> np.ndarray:
     if bad.any():
         raise DataError(f"{where}: {values[bad][0]} is out of range; expected indices from 0 to {n - 1}")
     return values.astype(np.int64)
+
+
+def legs(timetable: Timetable, *, modes: Collection[str] | None = None) -> np.ndarray:
+    """Every pair of consecutive stops some trip (of a route of ``modes``, default any) rides between, once: an
+    (n, 2) array of stop indices."""
+    pairs = [np.column_stack([seq[:-1], seq[1:]]) for p, seq in
+             enumerate(np.split(timetable.pattern_stops, timetable.pattern_stops_ptr[1:-1]))
+             if modes is None or timetable.route_modes[timetable.pattern_route[p]] in modes]
+    return np.unique(np.concatenate(pairs), axis=0).astype(np.int64) if pairs else np.zeros((0, 2), np.int64)
+
+
+def cut_legs(timetable: Timetable, cut: np.ndarray) -> Timetable:
+    """``timetable`` with trips broken where they would ride between two consecutive stops of ``cut`` (an (n, 2)
+    array of stop pairs, e.g. across a flooded road): each trip runs in pieces up to the cut and on from it,
+    pieces of fewer than two stops dropped. Pieces after the first are ``<trip_id>~<k>``."""
+    blocked = {(int(a), int(b)) for a, b in np.asarray(cut, np.int64).reshape(-1, 2)}
+    if not blocked:
+        return timetable
+    every = trips(timetable)
+    kept: list[list] = [[], [], [], [], []]
+    for trip, route, stops, arr, dep in zip(*every, strict=True):
+        breaks = [k + 1 for k in range(len(stops) - 1) if (int(stops[k]), int(stops[k + 1])) in blocked]
+        for piece, (start, end) in enumerate(zip([0, *breaks], [*breaks, len(stops)])):
+            if end - start >= 2:
+                for column, value in zip(kept, (trip if piece == 0 else f"{trip}~{piece}", route,
+                                                stops[start:end], arr[start:end], dep[start:end])):
+                    column.append(value)
+    return _rebuilt(timetable, Trips(np.array(kept[0], object), np.array(kept[1], np.int64), *kept[2:]))

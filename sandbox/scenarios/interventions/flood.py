@@ -47,6 +47,7 @@ class Water(Resolution):
     combined: bool = False  # the twin was already flooded: apply adds this water to that
     street_depths: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, the water on each edge (apply)
     stops_closed: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # timetable stops (apply)
+    legs_cut: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), np.int64))  # stop pairs (apply)
 
 
 @register
@@ -56,7 +57,9 @@ class Flood(Located, Unit):
     ``hazard`` picks the source: a still ``water_level`` on the twin's terrain, a ``depth_raster`` from an
     authority or model, or drawn ``extent`` polygons with a ``depth_m``. A street deeper than its mode's
     ``passable_m`` is closed, shallower water slows it; a transit stop under more than ``passable_m.transit``
-    (default 0.2 m) is out of service.
+    (default 0.2 m) is out of service, and buses, trams, metro and trains no longer run between two stops where
+    the straight line between them crosses water deeper than ``passable_m.drive`` (default 0.3 m; the route's
+    real path is not known, so a line that detours around the water is cut too). Ferries sail on.
     """
 
     type: Literal["flood"]
@@ -140,15 +143,37 @@ class Flood(Located, Unit):
                          f"{float(out.depth.max()):.2f} m")
         if twin.timetable is not None:
             wet_stops = self._stops_under(twin, out.depth)
-            if len(wet_stops):
+            cut = self._legs_under(twin, out.depth)
+            if len(wet_stops) or len(cut):
                 out.notes.append(f"flood: '{self.name}': {len(wet_stops)} transit stops under more than "
-                                 f"{self._platform_limit():.2f} m of water are out of service")
+                                 f"{self._platform_limit():.2f} m of water are out of service; no trips between "
+                                 f"{len(cut)} pairs of stops across water deeper than {self._vehicle_limit():.2f} m")
         return out
 
     def _platform_limit(self) -> float:
         from ...hazards.flood import PASSABLE_M
 
         return self.passable_m.get("transit", PASSABLE_M["transit"])
+
+    def _vehicle_limit(self) -> float:
+        from ...hazards.flood import PASSABLE_M
+
+        return self.passable_m.get("drive", PASSABLE_M["drive"])
+
+    def _legs_under(self, twin: Twin, depth: xr.DataArray, step_m: float = 5.0) -> np.ndarray:
+        """Pairs of consecutive stops (by land) whose straight line crosses water deeper than vehicles pass."""
+        from ...hazards.flood import flooded_points
+        from ...transit import stop_points
+
+        pairs = timetable_edits.legs(twin.timetable, modes=("bus", "tram", "metro", "rail", "other"))
+        xy = stop_points(twin)
+        a, b = xy[pairs[:, 0]], xy[pairs[:, 1]]
+        samples = np.maximum(np.ceil(np.hypot(*(b - a).T) / step_m).astype(int), 1) + 1
+        leg = np.repeat(np.arange(len(pairs)), samples)
+        share = np.concatenate([np.linspace(0, 1, n) for n in samples]) if len(pairs) else np.zeros(0)
+        points = a[leg] + (b[leg] - a[leg]) * share[:, None]
+        wet = flooded_points(depth, points, threshold_m=self._vehicle_limit()) if len(points) else np.zeros(0, bool)
+        return pairs[np.bincount(leg[wet], minlength=len(pairs)) > 0]
 
     def _stops_under(self, twin: Twin, depth: xr.DataArray) -> np.ndarray:
         """Timetable stops standing in water deeper than the platform limit."""
@@ -170,6 +195,8 @@ class Flood(Located, Unit):
         timetable = twin.timetable
         if timetable is not None:
             resolution.stops_closed = self._stops_under(twin, depth)
+            resolution.legs_cut = self._legs_under(twin, depth)
+            timetable = timetable_edits.cut_legs(timetable, resolution.legs_cut)
             timetable = timetable_edits.close_stops(timetable, resolution.stops_closed)
         return twin.replace(flood_depth=depth.rename("depth_m"), edge_factors=factors, provenance=provenance,
                             timetable=timetable)
