@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
+from importlib.metadata import version
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -175,7 +176,7 @@ def feed_section(args: argparse.Namespace) -> list[Row]:
     tt = straight_line_transfers(tt, args.walk_m, args.walk_speed)
     a = transit_arrays(tt)
     check(a)
-    say(f"feed: {path.name} ({tt.source}) on {tt.service_date}: {a.n_stops:,} stops, {a.n_patterns} patterns, "
+    say(f"feed: {tt.source} on {tt.service_date}: {a.n_stops:,} stops, {a.n_patterns} patterns, "
         f"{int(a.pattern_trips_ptr[-1]):,} trips, {len(a.arrival_s):,} stop times, {len(a.transfers_to):,} "
         f"straight-line footpaths (<= {args.walk_m:.0f} m at {args.walk_speed} m/s); read in "
         f"{time.perf_counter() - start:.1f} s")
@@ -219,7 +220,6 @@ def pyraptor_rows(args, section: str, tt, a: TransitArrays, origins: np.ndarray,
         say("pyraptor: skipped (--pyraptor-queries 0)")
         return []
     try:
-        from importlib.metadata import version
         import pyraptor.model.raptor  # noqa: F401
         pyraptor_version = version("pyraptor")
     except ImportError:
@@ -355,8 +355,8 @@ def main(argv: list[str] | None = None) -> None:
     say("\n## table (ms per origin; ratio = peer / ours, > 1: ours is faster)")
     header = ("section", "peer", "query", "ours_ms", "peer_ms", "ratio", "answers checked")
     widths = (9, 15, 62, 9, 11, 8)
-    say("  ".join(f"{h:<{w}}" if i < 3 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header, widths)))
-        + "  " + header[-1])
+    cells = [f"{h:<{w}}" if i < 3 else f"{h:>{w}}" for i, (h, w) in enumerate(zip(header[:-1], widths, strict=True))]
+    say("  ".join([*cells, header[-1]]))
     for r in rows:
         peer_ms = "-" if r.peer_ms is None else f"{r.peer_ms:.1f}"
         ratio = "-" if r.peer_ms is None else f"{r.peer_ms / r.ours_ms:,.0f}"

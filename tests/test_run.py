@@ -17,7 +17,7 @@ import sandbox
 from sandbox import ScenarioError, run_scenario
 from sandbox.cli import app
 from sandbox.scenarios.load import load_scenario, parse_scenario
-from tests.tiny import lonlat, node_xy, square, tiny_twin
+from tests.tiny import lonlat, node_xy, square, tiny_timetable, tiny_twin
 
 SCENARIOS = sorted((Path(__file__).resolve().parents[1] / "scenarios").glob("*.yaml"))
 runner = CliRunner()
@@ -106,10 +106,11 @@ def test_parks_stops_lines_and_ageing(tiny):
       {{at: {lonlat(*node_xy(3, 0))}, name: B}}]}}
   - {{type: age_population, years: 10}}""",
                     indicators="[{measure: nearest, to: parks}, {measure: nearest, to: tram, minutes: [1]}]")
-    run = run_scenario(spec, twin=tiny)
+    run = run_scenario(spec, twin=tiny.replace(timetable=tiny_timetable()))
     assert run.twin.layers["parks"]["name"].tolist() == ["Corner park"]
     stops = run.twin.layers["transit_stops"]
-    assert stops["headway_min"].tolist()[1:] == [6.0, 6.0] and stops["line"].tolist()[1:] == ["Line 9"] * 2
+    assert stops["line"].tolist()[1:] == ["Line 9"] * 2
+    assert list(run.twin.timetable.route_ids) == ["T", "new:Line 9"]
     tram = run.households["nearest-tram-walk"][1]["travel_time_s"].to_numpy()
     assert tram[0] == pytest.approx(0, abs=0.05) and tram[1] == pytest.approx(0, abs=0.05)
     ages = run.twin.households["ages"].tolist()
