@@ -14,7 +14,7 @@ from ..._errors import DataError
 from ...twin import Twin
 from ..fields import LonLat, Model, lonlat
 from .add_transit_stop import stage_stops
-from .base import Context, Resolution, Unit, outside_twin, register, to_twin
+from .base import Context, Resolution, Unit, no_timetable, outside_twin, register, to_twin
 
 # In-vehicle speeds (km/h, stops included) when neither run_times_min nor speed_km_h is given.
 SPEEDS_KM_H = {"tram": 15.0, "bus": 18.0, "metro": 35.0, "rail": 45.0, "ferry": 15.0}
@@ -110,9 +110,8 @@ class AddTransitLine(Unit):
 
     def resolve(self, twin: Twin, ctx: Context) -> Line:
         out = Line()
-        if twin.timetable is None:
-            out.problems.append(f"this twin ({twin.name}) has no timetable to add a line to; expected a twin "
-                                "built with --gtfs, the default helsinki twin or a synthetic town")
+        if problem := no_timetable(twin):
+            out.problems.append(problem)
             return out
         stops: list[int | tuple[float, float, str]] = []
         for i, stop in enumerate(self.stops):

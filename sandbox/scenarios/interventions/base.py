@@ -344,6 +344,14 @@ def outside_twin(geometry: shapely.Geometry, twin: Twin, *, margin_m: float = 50
             f"lat {bottom:.4f}..{top:.4f}")
 
 
+def no_timetable(twin: Twin) -> str | None:
+    """A problem text when the twin has no timetable for a transit intervention to change."""
+    if twin.timetable is not None:
+        return None
+    return (f"this twin ({twin.name}) has no timetable; expected a twin built with --gtfs, the default helsinki twin "
+            "or a synthetic town")
+
+
 def stops_inside(twin: Twin, area: shapely.Geometry) -> np.ndarray:
     """The timetable's stops (indices) inside a twin-CRS area."""
     xy = stop_points(twin)

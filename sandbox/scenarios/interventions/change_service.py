@@ -10,7 +10,7 @@ from pydantic import Field, model_validator
 from ... import timetable as tt
 from ..._errors import DataError
 from ...twin import Twin
-from .base import Context, Resolution, Unit, register
+from .base import Context, Resolution, Unit, no_timetable, register
 
 
 @dataclass
@@ -40,9 +40,8 @@ class ChangeService(Unit):
 
     def resolve(self, twin: Twin, ctx: Context) -> Service:
         out = Service()
-        if twin.timetable is None:
-            out.problems.append(f"this twin ({twin.name}) has no timetable; expected a twin built with --gtfs, the "
-                                "default helsinki twin or a synthetic town")
+        if problem := no_timetable(twin):
+            out.problems.append(problem)
             return out
         try:
             routes = tt.route_indices(twin.timetable, self.routes, "routes")

@@ -12,7 +12,7 @@ from ... import timetable as tt
 from ..._errors import DataError
 from ...twin import Twin
 from ..fields import Located
-from .base import Context, Resolution, Unit, outside_twin, register, stops_inside, to_twin
+from .base import Context, Resolution, Unit, no_timetable, outside_twin, register, stops_inside, to_twin
 
 
 @dataclass
@@ -39,9 +39,8 @@ class CloseStops(Located, Unit):
 
     def resolve(self, twin: Twin, ctx: Context) -> ClosedStops:
         out = ClosedStops()
-        if twin.timetable is None:
-            out.problems.append(f"this twin ({twin.name}) has no timetable; expected a twin built with --gtfs, the "
-                                "default helsinki twin or a synthetic town")
+        if problem := no_timetable(twin):
+            out.problems.append(problem)
             return out
         layer = twin.layers["transit_stops"]
         if self.stops is not None:
