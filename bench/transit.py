@@ -32,6 +32,7 @@ from timing import timed  # noqa: E402  (bench/timing.py, beside this script)
 
 SHARED_DATA = Path(os.environ.get("SANDBOX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 HSL_GTFS = SHARED_DATA / "helsinki" / "gtfs" / "hsl_gtfs_20220204.zip"
+OSM_EXTRACT = SHARED_DATA / "helsinki" / "osm" / "test_hki_centra.osm.pbf"
 PYRAPTOR_INSTALL = ".venv/bin/pip install --no-deps pyraptor==1.3.10 loguru==0.6.0"
 
 
@@ -325,7 +326,71 @@ def networkx_rows(args, section: str, a: TransitArrays, origins: np.ndarray, win
                 ours_range * 1e3, statistics.median(nx_s) * n_dep * 1e3, checked)]
 
 
-SECTIONS: list[Callable[[argparse.Namespace], list[Row]]] = [feed_section]
+# --------------------------------------------------------------------------------------------------------------
+# Section: door to door on a city's streets
+
+
+def street_section(args: argparse.Namespace) -> list[Row]:
+    """The transit mode as the measures use it (``sandbox.transit.travel_time_matrix``): walks to, from and between
+    stops on the shared OSM extract's walking network (45,901 nodes), range-RAPTOR over 08:00-09:00, the median per
+    target. One origin to every stop and every street node; then every 250 m zone's centre as an origin, to every
+    zone centre and to every street node (total time and peak RSS). No peer: r5py needs a Java runtime."""
+    section = "streets"
+    if args.street_origins < 1:
+        say("streets: skipped (--street-origins 0)")
+        return []
+    if not OSM_EXTRACT.is_file():
+        say(f"streets: skipped, {OSM_EXTRACT} is absent")
+        return []
+    from sandbox.build import build_twin
+    from sandbox.network import compile_network, node_candidates, point_candidates
+    from sandbox.transit import TransitOptions, stop_points, transit_arrays as street_arrays, travel_time_matrix
+
+    start = time.perf_counter()
+    twin = build_twin(OSM_EXTRACT, name="hki-extract", calibration="helsinki-centre", gtfs=args.gtfs,
+                      gtfs_date=args.date, gtfs_licence="CC BY 4.0 (HSL)")
+    net = compile_network(twin.networks["walk"])
+    options = TransitOptions(departure="08:00", window_min=60, max_transfers=args.max_rounds - 1)
+    start_arrays = time.perf_counter()
+    arrays = street_arrays(twin, options)
+    say(f"streets: twin built in {start_arrays - start:.1f} s ({net.n_nodes:,} walk nodes, {twin.timetable.n_stops} "
+        f"stops, {twin.timetable.n_trips:,} trips); footpaths walked on the streets: {len(arrays.transfers_to):,} "
+        f"in {time.perf_counter() - start_arrays:.2f} s")
+    nodes = node_candidates(net)
+    centres = twin.layers["zones"].geometry.centroid
+    xy = np.column_stack([centres.x, centres.y])
+    rng = np.random.default_rng(args.seed)
+    picked = xy[rng.choice(len(xy), min(args.street_origins, len(xy)), replace=False)]
+    start = time.perf_counter()
+    travel_time_matrix(twin, point_candidates(net, picked[:1]), nodes, options)
+    say(f"streets: first call (kernels, walks from every stop to every node) {time.perf_counter() - start:.1f} s")
+    one = [timed(lambda p=p: travel_time_matrix(twin, point_candidates(net, p[None]), nodes, options), 1) * 1e3
+           for p in picked]
+    to_stops = [timed(lambda p=p: travel_time_matrix(twin, point_candidates(net, p[None]),
+                                                     point_candidates(net, stop_points(twin), arrive=True), options), 1) * 1e3
+                for p in picked]
+    zones_in = point_candidates(net, xy)
+    start = time.perf_counter()
+    zone_matrix = travel_time_matrix(twin, zones_in, point_candidates(net, xy, arrive=True), options)
+    zones_s = time.perf_counter() - start
+    start = time.perf_counter()
+    node_matrix = travel_time_matrix(twin, zones_in, nodes, options)
+    nodes_s = time.perf_counter() - start
+    say(f"streets: {len(xy)} zones to {len(xy)} zones {zones_s:.1f} s ({np.isfinite(zone_matrix).mean():.1%} "
+        f"reached); to all {net.n_nodes:,} nodes {nodes_s:.1f} s ({node_matrix.nbytes / 1e6:,.0f} MB of times); peak "
+        f"RSS {peak_mb():,.0f} MB")
+    window = f"60 departures 08:00-09:00, <= {args.max_rounds} rides, walks <= 15 min"
+    return [Row(section, "ours", f"1 origin -> {twin.timetable.n_stops} stops (door), {window}",
+                statistics.median(to_stops), None, f"median of {len(picked)} origins"),
+            Row(section, "ours", f"1 origin -> all {net.n_nodes:,} street nodes, {window}", statistics.median(one),
+                None, f"median of {len(picked)} origins", TARGET_MS),
+            Row(section, "ours", f"{len(xy)} zones -> {len(xy)} zones (total)", zones_s * 1e3, None,
+                f"{np.isfinite(zone_matrix).mean():.1%} of pairs reached"),
+            Row(section, "ours", f"{len(xy)} zones -> all {net.n_nodes:,} nodes (total)", nodes_s * 1e3, None,
+                f"peak RSS {peak_mb():,.0f} MB")]
+
+
+SECTIONS: list[Callable[[argparse.Namespace], list[Row]]] = [feed_section, street_section]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -347,6 +412,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--closed-m", type=float, default=200.0, help="closed footpaths: groups joined within this")
     parser.add_argument("--pyraptor-queries", type=int, default=2,
                         help="pyraptor: origins timed at one departure (about 10 s each, twice; 0: skip pyraptor)")
+    parser.add_argument("--street-origins", type=int, default=10,
+                        help="streets: origins timed one by one on the OSM extract (0: skip the street section)")
     args = parser.parse_args(argv)
     say(f"sandbox transit benchmark; {os.cpu_count()} cores, python {sys.version.split()[0]}")
     started = time.perf_counter()

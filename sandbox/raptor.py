@@ -274,7 +274,7 @@ _BLOCK = 8  # targets gathered together: 8 float64 = one 64-byte cache line of e
 def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_ptr, arrival_s, departure_s,
                    stop_patterns_ptr, stop_patterns, stop_positions, transfers_ptr, transfers_to, transfers_s,
                    access_ptr, access_stop, access_s, direct_s, egress_ptr, egress_to, egress_s, departures, rank,
-                   max_rounds):
+                   max_rounds, max_s):
     # Per origin: range-RAPTOR from its access stops, latest departure first; each departure's arrivals walked on
     # to the targets (never worse than walking all the way); then the rank-th smallest time per target over the
     # departures. Stop labels only improve as the departures get earlier, so the targets' arrival times (by
@@ -293,7 +293,7 @@ def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_pt
         a0, a1 = access_ptr[o], access_ptr[o + 1]
         if a1 == a0:  # no stop within the walk: every departure walks
             for t in range(n_targets):
-                out[o, t] = direct_s[o, t]
+                out[o, t] = direct_s[o, t] if direct_s[o, t] <= max_s else np.inf
             continue
         best[:] = UNREACHED
         by_trip[:] = UNREACHED
@@ -310,14 +310,22 @@ def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_pt
             for s in range(n_stops):
                 a = best[max_rounds, s]
                 # Only a ride can beat the direct walk: a stop reached on foot (round 0) walks on to nothing new.
+                # Walks are sorted by length, so they stop where the trip would pass max_s (it would be unreached;
+                # and for the earlier departures, still longer).
                 if a < before[s] and a < best[0, s]:
                     for e in range(egress_ptr[s], egress_ptr[s + 1]):
                         x = a + egress_s[e]
+                        if x - departures[d] > max_s:
+                            break
                         t = egress_to[e]
                         if x < arrive[t]:
                             arrive[t] = x
             for t in range(n_targets):
                 times[d, t] = min(direct_s[o, t], arrive[t] - departures[d])
+        for d in range(n_dep):
+            for t in range(n_targets):
+                if times[d, t] > max_s:
+                    times[d, t] = np.inf
         for t0 in range(0, n_targets, _BLOCK):  # a block of targets per pass over the departures: whole cache lines
             t1 = min(t0 + _BLOCK, n_targets)
             for d in range(n_dep):
@@ -430,14 +438,16 @@ def _rank(q: float, n: int) -> int:
 
 def percentile_matrix(arrays: Any, access: tuple[np.ndarray, np.ndarray, np.ndarray], direct_s: np.ndarray,
                       egress: tuple[np.ndarray, np.ndarray, np.ndarray], departures: np.ndarray, *, q: float = 0.5,
-                      max_rounds: int = 5) -> np.ndarray:
+                      max_rounds: int = 5, max_s: float = np.inf) -> np.ndarray:
     """Door-to-door travel times (s) from each origin to each target, the ``q`` quantile over ``departures``.
 
     ``access`` = (ptr, stop, seconds): per origin (CSR), the stops it walks to and how long that takes;
-    ``egress`` = (ptr, target, seconds): per stop, the targets one walks to from it; ``direct_s`` (origins x targets)
-    the walk all the way (``inf`` = too far). At each departure an origin's time to a target is the best of walking
-    and every ride (access + waits + rides + transfers + egress); the quantile is as in
-    :func:`travel_time_percentile`. Returns (origins x targets) float64, ``inf`` where unreached.
+    ``egress`` = (ptr, target, seconds): per stop, the targets one walks to from it, shortest walk first;
+    ``direct_s`` (origins x targets) the walk all the way (``inf`` = too far), which must be the shortest walk: a
+    stop reached on foot is not walked on from, as no walk through it is shorter. At each departure an origin's time to
+    a target is the best of walking and every ride (access + waits + rides + transfers + egress), ``inf`` beyond
+    ``max_s``; the quantile is as in :func:`travel_time_percentile`. Returns (origins x targets) float64, ``inf``
+    where unreached.
     """
     a = transit_arrays(arrays)
     departures = np.asarray(departures, np.float64)
@@ -447,14 +457,18 @@ def percentile_matrix(arrays: Any, access: tuple[np.ndarray, np.ndarray, np.ndar
     access_stop, access_s = _sources(a, access[1], access[2], "access seconds")
     direct = np.ascontiguousarray(direct_s, np.float64)
     egress_ptr = np.ascontiguousarray(egress[0], np.int64)
-    egress_to = np.ascontiguousarray(egress[1], np.int64)
-    egress_s = np.ascontiguousarray(egress[2], np.float64)
+    egress_to = np.ascontiguousarray(egress[1], np.int32)
+    egress_s = np.ascontiguousarray(egress[2], np.float32)
     if len(access_ptr) != direct.shape[0] + 1 or len(egress_ptr) != a.n_stops + 1:
         raise TwinError("raptor: access has one row per origin and egress one per stop")
     if len(egress_to) and (egress_to.min() < 0 or egress_to.max() >= direct.shape[1]):
         raise TwinError("raptor: an egress leg names a target that does not exist")
+    later = np.diff(egress_s) < 0
+    if later.any() and not np.all(np.isin(np.flatnonzero(later) + 1, egress_ptr)):
+        raise TwinError("raptor: each stop's egress legs must be sorted by their seconds, shortest first")
     return _matrix_kernel(*a, access_ptr, access_stop, access_s, direct, egress_ptr, egress_to, egress_s,
-                          departures.astype(np.int64), _rank(q, len(departures)), _rounds(max_rounds))
+                          departures.astype(np.int64), _rank(q, len(departures)), _rounds(max_rounds),
+                          float(max_s))
 
 
 def travel_time_percentile(arrivals: np.ndarray, departures: np.ndarray, q: float = 0.5) -> np.ndarray:

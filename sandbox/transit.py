@@ -10,6 +10,7 @@ timetable itself (``timetable.close_stops``).
 from __future__ import annotations
 
 import datetime
+import hashlib
 import re
 from typing import Any
 
@@ -179,7 +180,7 @@ def travel_time_matrix(twin: Twin, origins: Candidates, targets: Candidates,
     arrays = transit_arrays(twin, options)
     walk_s = options.max_walk_min * 60
     access = walks(twin, origins, _stops(twin, arrive=True), cutoff_s=walk_s).sort_values(["origin", "target"])
-    egress = walks(twin, _stops(twin, arrive=False), targets, cutoff_s=walk_s).sort_values(["origin", "target"])
+    egress = _egress(twin, targets, walk_s)
     direct = np.full((origins.n_points, targets.n_points), np.inf)
     walked = walks(twin, origins, targets, cutoff_s=options.max_minutes * 60)
     direct[walked.origin.to_numpy(np.int64), walked.target.to_numpy(np.int64)] = walked.time_s.to_numpy()
@@ -187,9 +188,21 @@ def travel_time_matrix(twin: Twin, origins: Candidates, targets: Candidates,
         arrays, (_ptr(access.origin, origins.n_points), access.target.to_numpy(), access.time_s.to_numpy()), direct,
         (_ptr(egress.origin, timetable.n_stops), egress.target.to_numpy(), egress.time_s.to_numpy()),
         options.departures(timetable),
-        q=options.percentile / 100, max_rounds=options.max_transfers + 1)
-    times[times > options.max_minutes * 60] = np.inf
+        q=options.percentile / 100, max_rounds=options.max_transfers + 1, max_s=options.max_minutes * 60)
     return times
+
+
+def _egress(twin: Twin, targets: Candidates, walk_s: float) -> pd.DataFrame:
+    """The walks from every stop to the targets, sorted by stop: once per twin, targets and limit (a matrix to
+    every street node reuses the 3 million walks of central Helsinki's stops)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in (targets.point, targets.node, targets.edge, targets.leg_s, targets.share):
+        digest.update(np.ascontiguousarray(part).tobytes())
+    key = ("transit", "egress", digest.hexdigest(), walk_s)
+    if key not in twin.cache:
+        twin.cache[key] = walks(twin, _stops(twin, arrive=False), targets, cutoff_s=walk_s).sort_values(
+            ["origin", "time_s"], kind="stable")  # each stop's shortest walks first: the kernel stops at max_minutes
+    return twin.cache[key]
 
 
 def _ptr(rows: pd.Series, n: int) -> np.ndarray:

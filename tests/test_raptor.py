@@ -15,6 +15,7 @@ from sandbox.raptor import (
     check,
     departure_times,
     earliest_arrival,
+    percentile_matrix,
     range_arrivals,
     travel_time_percentile,
 )
@@ -326,6 +327,49 @@ def test_more_rounds_never_arrive_later(seed):
 
 # ---------------------------------------------------------------------------------------------------------------
 # Percentiles and errors.
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_percentile_matrix_is_fresh_searches_walked_on(seed):
+    """Door-to-door times against a brute force: a fresh search per departure, every egress walk from every stop
+    reached, the direct walk, the cap at max_s, then the quantile over the departures."""
+    a, _ = random_timetable(seed)
+    rng = np.random.default_rng(3000 + seed)
+    n_origins, n_targets = 3, 7
+    access = [(rng.choice(a.n_stops, int(rng.integers(0, 4)), replace=False), rng.integers(0, 600, 4)) for _ in
+              range(n_origins)]
+    access_ptr = np.cumsum([0] + [len(stops) for stops, _ in access])
+    access_stop = np.concatenate([stops for stops, _ in access]).astype(int)
+    access_s = np.concatenate([seconds[:len(stops)] for stops, seconds in access]).astype(float)
+    direct = np.where(rng.random((n_origins, n_targets)) < 0.5, rng.uniform(600, 9000, (n_origins, n_targets)),
+                      np.inf)
+    legs = [(s, t, float(rng.uniform(0, 900))) for s in range(a.n_stops) for t in range(n_targets)
+            if rng.random() < 0.3]
+    legs.sort(key=lambda leg: (leg[0], leg[2]))
+    egress_ptr = np.searchsorted([s for s, _, _ in legs], np.arange(a.n_stops + 1))
+    egress = (egress_ptr, np.array([t for _, t, _ in legs], int), np.array([e for _, _, e in legs]))
+    for o in range(n_origins):  # as on a street network: no walk through a stop is shorter than the direct walk
+        stops = access_stop[access_ptr[o]:access_ptr[o + 1]]
+        if len(stops):
+            on_foot, _ = earliest_arrival(a, stops, np.ceil(access_s[access_ptr[o]:access_ptr[o + 1]]), max_rounds=0)
+            for s, target, e in legs:
+                direct[o, target] = min(direct[o, target], on_foot[s] + np.float32(e))
+    start = int(rng.integers(22 * 60, 24 * 60)) * M
+    deps = departure_times(start, start + 60 * M)
+    q, max_s = float(rng.choice([0.1, 0.5, 0.9])), float(rng.choice([1800, 3600, np.inf]))
+    got = percentile_matrix(a, (access_ptr, access_stop, access_s), direct, egress, deps, q=q, max_rounds=3,
+                            max_s=max_s)
+    for o in range(n_origins):
+        stops = access_stop[access_ptr[o]:access_ptr[o + 1]]
+        times = np.tile(direct[o], (len(deps), 1))
+        for d, t in enumerate(deps):
+            if len(stops):
+                arrival, _ = earliest_arrival(a, stops, t + access_s[access_ptr[o]:access_ptr[o + 1]], max_rounds=3)
+                for s, target, e in legs:
+                    times[d, target] = min(times[d, target], arrival[s] + np.float32(e) - t)
+        times[times > max_s] = np.inf
+        expected = travel_time_percentile(times + deps[:, None], deps, q)
+        np.testing.assert_allclose(got[o], expected, rtol=0, atol=1e-3, err_msg=f"seed {seed}, origin {o}")
 
 
 def test_travel_time_percentile_nearest_rank():

@@ -103,6 +103,14 @@ def test_save_and_read_round_trip_keeps_the_fingerprint_and_provenance(helsinki,
     assert "© OpenStreetMap contributors" in again.summary()["layers"]["parks"]["licence"]
     assert not list(tmp_path.glob(".my-twin-*")), "the staging folder must be gone"
     assert load_twin(folder).fingerprint() == helsinki.fingerprint()
+    for field in dataclasses.fields(helsinki.timetable):  # every array and its provenance, dtypes included
+        kept, original = getattr(again.timetable, field.name), getattr(helsinki.timetable, field.name)
+        assert np.array_equal(kept, original) if isinstance(original, np.ndarray) else kept == original
+    assert again.provenance["transit"]["licence"] == "CC BY 4.0 (Timetables © Helsinki Region Transport (HSL))"
+    changed = helsinki.replace(timetable=helsinki.timetable.__class__(**{
+        **{f.name: getattr(helsinki.timetable, f.name) for f in dataclasses.fields(helsinki.timetable)},
+        "departure_s": helsinki.timetable.departure_s + 60, "arrival_s": helsinki.timetable.arrival_s + 60}))
+    assert changed.fingerprint() != helsinki.fingerprint()  # a timetable change is a different twin
 
 
 def test_summary_counts_groups(helsinki):
