@@ -310,15 +310,14 @@ def _matrix_kernel(pattern_stops_ptr, pattern_stops, pattern_trips_ptr, times_pt
             for s in range(n_stops):
                 a = best[max_rounds, s]
                 # Only a ride can beat the direct walk: a stop reached on foot (round 0) walks on to nothing new.
-                # Walks are sorted by length, so they stop where the trip would pass max_s (it would be unreached;
-                # and for the earlier departures, still longer).
-                if a < before[s] and a < best[0, s]:
+                # A walk that would end past max_s is left out (unreached now, and longer still for the earlier
+                # departures).
+                if a < before[s] and a < best[0, s] and a - departures[d] <= max_s:
+                    bound = max_s + departures[d]
                     for e in range(egress_ptr[s], egress_ptr[s + 1]):
                         x = a + egress_s[e]
-                        if x - departures[d] > max_s:
-                            break
                         t = egress_to[e]
-                        if x < arrive[t]:
+                        if x < arrive[t] and x <= bound:
                             arrive[t] = x
             for t in range(n_targets):
                 times[d, t] = min(direct_s[o, t], arrive[t] - departures[d])
@@ -442,7 +441,7 @@ def percentile_matrix(arrays: Any, access: tuple[np.ndarray, np.ndarray, np.ndar
     """Door-to-door travel times (s) from each origin to each target, the ``q`` quantile over ``departures``.
 
     ``access`` = (ptr, stop, seconds): per origin (CSR), the stops it walks to and how long that takes;
-    ``egress`` = (ptr, target, seconds): per stop, the targets one walks to from it, shortest walk first;
+    ``egress`` = (ptr, target, seconds): per stop, the targets one walks to from it (by target: memory order);
     ``direct_s`` (origins x targets) the walk all the way (``inf`` = too far), which must be the shortest walk: a
     stop reached on foot is not walked on from, as no walk through it is shorter. At each departure an origin's time to
     a target is the best of walking and every ride (access + waits + rides + transfers + egress), ``inf`` beyond
@@ -463,9 +462,6 @@ def percentile_matrix(arrays: Any, access: tuple[np.ndarray, np.ndarray, np.ndar
         raise TwinError("raptor: access has one row per origin and egress one per stop")
     if len(egress_to) and (egress_to.min() < 0 or egress_to.max() >= direct.shape[1]):
         raise TwinError("raptor: an egress leg names a target that does not exist")
-    later = np.diff(egress_s) < 0
-    if later.any() and not np.all(np.isin(np.flatnonzero(later) + 1, egress_ptr)):
-        raise TwinError("raptor: each stop's egress legs must be sorted by their seconds, shortest first")
     return _matrix_kernel(*a, access_ptr, access_stop, access_s, direct, egress_ptr, egress_to, egress_s,
                           departures.astype(np.int64), _rank(q, len(departures)), _rounds(max_rounds),
                           float(max_s))

@@ -180,28 +180,28 @@ def travel_time_matrix(twin: Twin, origins: Candidates, targets: Candidates,
     arrays = transit_arrays(twin, options)
     walk_s = options.max_walk_min * 60
     access = walks(twin, origins, _stops(twin, arrive=True), cutoff_s=walk_s).sort_values(["origin", "target"])
-    egress = _egress(twin, targets, walk_s)
+    egress = _egress(twin, targets, walk_s, timetable.n_stops)
     direct = np.full((origins.n_points, targets.n_points), np.inf)
     walked = walks(twin, origins, targets, cutoff_s=options.max_minutes * 60)
     direct[walked.origin.to_numpy(np.int64), walked.target.to_numpy(np.int64)] = walked.time_s.to_numpy()
     times = raptor.percentile_matrix(
         arrays, (_ptr(access.origin, origins.n_points), access.target.to_numpy(), access.time_s.to_numpy()), direct,
-        (_ptr(egress.origin, timetable.n_stops), egress.target.to_numpy(), egress.time_s.to_numpy()),
-        options.departures(timetable),
+        egress, options.departures(timetable),
         q=options.percentile / 100, max_rounds=options.max_transfers + 1, max_s=options.max_minutes * 60)
     return times
 
 
-def _egress(twin: Twin, targets: Candidates, walk_s: float) -> pd.DataFrame:
-    """The walks from every stop to the targets, sorted by stop: once per twin, targets and limit (a matrix to
-    every street node reuses the 3 million walks of central Helsinki's stops)."""
+def _egress(twin: Twin, targets: Candidates, walk_s: float, n_stops: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The walks from every stop to the targets as the kernel reads them (per stop: targets int32, seconds float32):
+    once per twin, targets and limit (a matrix to every street node reuses central Helsinki's 3 million)."""
     digest = hashlib.blake2b(digest_size=16)
     for part in (targets.point, targets.node, targets.edge, targets.leg_s, targets.share):
         digest.update(np.ascontiguousarray(part).tobytes())
     key = ("transit", "egress", digest.hexdigest(), walk_s)
     if key not in twin.cache:
-        twin.cache[key] = walks(twin, _stops(twin, arrive=False), targets, cutoff_s=walk_s).sort_values(
-            ["origin", "time_s"], kind="stable")  # each stop's shortest walks first: the kernel stops at max_minutes
+        pairs = walks(twin, _stops(twin, arrive=False), targets, cutoff_s=walk_s).sort_values(["origin", "target"])
+        twin.cache[key] = (_ptr(pairs.origin, n_stops), pairs.target.to_numpy(np.int32),
+                           pairs.time_s.to_numpy(np.float32))
     return twin.cache[key]
 
 
