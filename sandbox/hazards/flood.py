@@ -419,7 +419,8 @@ def edge_depths(depth: xr.DataArray, graph: nx.MultiDiGraph, *, step_m: float = 
 
     Each edge's geometry (or the straight line between its nodes) is sampled every ``step_m`` or less, ends
     included; keep ``step_m`` at most half a cell so no cell along the street is skipped. Off the raster and
-    where it has no data counts as dry.
+    where it has no data counts as dry. The samples are placed with numpy on the lines' vertices (GEOS's
+    line_interpolate_point took 51 s for a million-household town).
     """
     if step_m <= 0:
         raise TwinError(f"edge_depths: step_m: {step_m}; expected a positive distance in metres")
@@ -433,15 +434,33 @@ def edge_depths(depth: xr.DataArray, graph: nx.MultiDiGraph, *, step_m: float = 
     if straight.size:
         ends = [(graph.nodes[n]["x"], graph.nodes[n]["y"]) for i in straight for n in edges[i][:2]]
         geoms[straight] = shapely.linestrings(np.reshape(ends, (-1, 2, 2)))
-    length = shapely.length(geoms)
-    count = np.ceil(length / step_m).astype(np.int64) + 1
-    count = np.maximum(count, 2)
-    start = np.concatenate([[0], np.cumsum(count)[:-1]])
-    k = np.arange(count.sum()) - np.repeat(start, count)
-    along = k * np.repeat(length / (count - 1), count)
-    x, y = shapely.get_coordinates(shapely.line_interpolate_point(np.repeat(geoms, count), along)).T
+    x, y, first = _samples(geoms, step_m)
     values = np.nan_to_num(_sample(depth, transform, shape, x, y), nan=0.0)
-    return np.maximum.reduceat(values, start)
+    return np.maximum.reduceat(values, first)
+
+
+def _samples(lines: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Points every ``step_m`` or less along each line, both ends included (at least two per line): their x, y and
+    where each line's points start."""
+    coords, owner = shapely.get_coordinates(lines, return_index=True)
+    n_lines = len(lines)
+    vertices = np.bincount(owner, minlength=n_lines)
+    start = np.r_[0, np.cumsum(vertices)[:-1]]
+    same_line = owner[1:] == owner[:-1]
+    run = np.r_[0.0, np.cumsum(np.where(same_line, np.hypot(*np.diff(coords, axis=0).T), 0.0))]  # along all lines
+    length = run[start + vertices - 1] - run[start]
+    count = np.maximum(np.ceil(length / step_m).astype(np.int64) + 1, 2)
+    first = np.r_[0, np.cumsum(count)[:-1]]
+    line = np.repeat(np.arange(n_lines), count)
+    k = np.arange(count.sum()) - first[line]
+    along = run[start][line] + k * (length / (count - 1))[line]
+    segment = np.clip(np.searchsorted(run, along, side="right") - 1, start[line],
+                      start[line] + np.maximum(vertices[line] - 2, 0))
+    span = run[np.minimum(segment + 1, len(run) - 1)] - run[segment]
+    share = np.clip(np.divide(along - run[segment], span, out=np.zeros_like(along), where=span > 0), 0.0, 1.0)
+    ends = coords[np.minimum(segment + 1, len(coords) - 1)]
+    xy = coords[segment] + share[:, None] * (ends - coords[segment])
+    return xy[:, 0], xy[:, 1], first
 
 
 def edge_factors(depths_m: np.ndarray, *, mode: str, limit_m: float | None = None, slow_from_m: float = 0.05,
