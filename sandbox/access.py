@@ -16,7 +16,7 @@ import xarray as xr
 
 from . import routing
 from ._errors import TwinError
-from .network import (CompiledNetwork, compile_network, feature_candidates, joined_graph, node_candidates,
+from .network import (Candidates, CompiledNetwork, compile_network, feature_candidates, joined_graph, node_candidates,
                       point_candidates)
 from .transit import WALK, TransitOptions, timetable_of, travel_time_matrix
 from .layers import FACILITY_KINDS
@@ -114,11 +114,20 @@ def search_graph(twin: Twin, to: str, mode: str = "walk") -> Search:
             if len(net.cache) >= _SHARED_STRUCTURES:
                 net.cache.pop(next(iter(net.cache)))
             structure = net.cache[shared] = joined_graph(
-                net, feature_candidates(net, features, arrive=True), point_candidates(net, homes), towards_sources=True)
+                net, feature_candidates(net, features, arrive=True), _home_candidates(net, homes, homes_digest),
+                towards_sources=True)
         factors = twin.edge_factors.get(mode)
         graph = structure.graph if factors is None else structure.weighted(net.travel_times(factors))
         twin.cache[key] = Search(features, graph, structure.source_ids, structure.target_ids[home_of])
     return twin.cache[key]
+
+
+def _home_candidates(net: CompiledNetwork, homes: np.ndarray, digest: bytes) -> Candidates:
+    """The homes' ways onto the network, once per network and set of homes (every destination shares them)."""
+    key = ("homes", digest)
+    if key not in net.cache:
+        net.cache[key] = point_candidates(net, homes)
+    return net.cache[key]
 
 
 def _homes(twin: Twin) -> tuple[np.ndarray, np.ndarray, bytes]:

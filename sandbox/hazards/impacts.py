@@ -83,12 +83,15 @@ def _cut_off(twin: Twin, xy: np.ndarray, mode: str = "walk") -> np.ndarray:
     """Points whose every way onto the network leads to a part cut off from the main, dry network."""
     if len(xy) == 0:
         return np.zeros(0, bool)
+    # Households of one building share a point: each distinct point is snapped once (as access._homes does).
+    places = np.ascontiguousarray(np.asarray(xy, dtype=float)).view(np.complex128).ravel()
+    unique, home = np.unique(places, return_inverse=True)
     net = compile_network(twin.networks[mode])
-    entries = snap_points(net, xy, factors=twin.travel_time_factors(mode))
+    entries = snap_points(net, np.column_stack([unique.real, unique.imag]), factors=twin.travel_time_factors(mode))
     main = _main_component(twin, mode)
-    reaches = np.zeros(len(xy), bool)
+    reaches = np.zeros(len(unique), bool)
     np.logical_or.at(reaches, entries.point, main[entries.node])
-    return ~reaches
+    return ~reaches[home.ravel()]
 
 
 def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
