@@ -192,6 +192,7 @@ class CompiledNetwork:
     geometry: np.ndarray
     tree: shapely.STRtree
     access_mps: float
+    names: np.ndarray  # each edge's street name (None where it has none)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -260,6 +261,31 @@ class Candidates:
 
 
 _compiled: weakref.WeakKeyDictionary[nx.MultiDiGraph, CompiledNetwork] = weakref.WeakKeyDictionary()
+_edge_counts: weakref.WeakKeyDictionary[nx.MultiDiGraph, int] = weakref.WeakKeyDictionary()
+
+
+def edge_lines(graph: nx.MultiDiGraph) -> np.ndarray:
+    """Each edge's line in ``graph.edges(keys=True)`` order (the straight line between its nodes where it has no
+    geometry): a street network's from its compiled arrays (no walk over networkx edges), any other graph's read."""
+    first = next(iter(graph.edges(data=True)), (None, None, {}))[2]
+    if "travel_time_s" in first and "length" in first:
+        return compile_network(graph).geometry
+    edges = list(graph.edges(keys=True, data="geometry"))
+    lines = np.empty(len(edges), dtype=object)
+    lines[:] = [g for *_, g in edges]
+    straight = np.flatnonzero(shapely.is_missing(lines))
+    if straight.size:
+        ends = [(graph.nodes[n]["x"], graph.nodes[n]["y"]) for i in straight for n in edges[i][:2]]
+        lines[straight] = shapely.linestrings(np.reshape(ends, (-1, 2, 2)))
+    return lines
+
+
+def edge_count(graph: nx.MultiDiGraph) -> int:
+    """``graph.number_of_edges()``, counted once per graph: networkx counts a multigraph's edges one by one (2 s
+    for a million-household town), and twins ask on every variant."""
+    if graph not in _edge_counts:
+        _edge_counts[graph] = graph.number_of_edges()
+    return _edge_counts[graph]
 
 
 def compile_network(graph: nx.MultiDiGraph) -> CompiledNetwork:
@@ -288,7 +314,9 @@ def _compile(graph: nx.MultiDiGraph) -> CompiledNetwork:
     edge_v = position.get_indexer(ends[:, 1])
     geometry = np.array([d.get("geometry") or shapely.LineString([xy[a], xy[b]])
                          for (*_, d), a, b in zip(records, edge_u, edge_v)], dtype=object)
+    _edge_counts[graph] = len(records)
     return CompiledNetwork(
+        names=np.array([d.get("name") for *_, d in records], dtype=object),
         node_ids=node_ids, xy=xy, edge_u=edge_u, edge_v=edge_v, length_m=length, time_s=time,
         time=compile_graph(edge_u, edge_v, time, n_nodes=len(node_ids)), geometry=geometry,
         tree=shapely.STRtree(geometry), access_mps=float(graph.graph.get("walk_mps", Speeds().walk_mps)))

@@ -23,7 +23,7 @@ import xarray as xr
 
 from ._errors import DataError, TwinError, writing
 from ._io import sha256_file, staged_folder
-from .network import network_from_frames, network_to_frames, node_bounds
+from .network import edge_count, network_from_frames, network_to_frames, node_bounds
 from .timetable import Timetable, read_timetable, timetable_digest, write_timetable
 
 FORMAT_VERSION = 1
@@ -61,7 +61,7 @@ class Twin:
             if layer.crs is None or layer.crs.to_string() != self.crs:
                 raise TwinError(f"layer {name}: CRS {layer.crs} differs from the twin's {self.crs}; reproject it")
         for mode, factor in self.edge_factors.items():
-            expected = self.networks[mode].number_of_edges() if mode in self.networks else -1
+            expected = edge_count(self.networks[mode]) if mode in self.networks else -1
             if np.shape(factor) != (expected,):
                 raise TwinError(f"edge_factors[{mode}]: {np.shape(factor)} values; expected one per {mode} edge "
                                 f"({expected})")
@@ -75,7 +75,7 @@ class Twin:
         """Per-edge multipliers of the mode's travel times (ones when nothing is closed or slowed)."""
         if mode in self.edge_factors:
             return self.edge_factors[mode]
-        return np.ones(self.networks[mode].number_of_edges())
+        return np.ones(edge_count(self.networks[mode]))
 
     def with_layer(self, name: str, layer: gpd.GeoDataFrame) -> Twin:
         """A new twin with one layer swapped, the others shared."""

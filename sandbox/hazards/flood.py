@@ -24,6 +24,7 @@ from rasterio.transform import from_origin
 from scipy import ndimage
 
 from .._errors import DataError, TwinError
+from ..network import edge_lines
 
 # Cells join through their four edge neighbours only: on a DEM two low cells meeting at a corner are usually a
 # gap in a wall one cell thick, and water should not leak through it.
@@ -425,16 +426,10 @@ def edge_depths(depth: xr.DataArray, graph: nx.MultiDiGraph, *, step_m: float = 
     if step_m <= 0:
         raise TwinError(f"edge_depths: step_m: {step_m}; expected a positive distance in metres")
     transform, shape = _grid(depth, "edge_depths")
-    edges = list(graph.edges(keys=True, data="geometry"))
-    if not edges:
+    lines = edge_lines(graph)
+    if not len(lines):
         return np.zeros(0)
-    geoms = np.empty(len(edges), dtype=object)
-    geoms[:] = [g for *_, g in edges]
-    straight = np.flatnonzero(shapely.is_missing(geoms))
-    if straight.size:
-        ends = [(graph.nodes[n]["x"], graph.nodes[n]["y"]) for i in straight for n in edges[i][:2]]
-        geoms[straight] = shapely.linestrings(np.reshape(ends, (-1, 2, 2)))
-    x, y, first = _samples(geoms, step_m)
+    x, y, first = _samples(lines, step_m)
     values = np.nan_to_num(_sample(depth, transform, shape, x, y), nan=0.0)
     return np.maximum.reduceat(values, first)
 

@@ -132,12 +132,12 @@ def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
     for mode, graph in twin.networks.items():
         edge_depth = street_depths[mode] if street_depths else flood.edge_depths(depth, graph)
         wet = np.flatnonzero(edge_depth > 0)
-        edges = list(graph.edges(data=True))
+        net = compile_network(graph)
         factors = twin.travel_time_factors(mode)
         for i in wet:
-            street_rows.append({"mode": mode, "name": edges[i][2].get("name"), "depth_m": float(edge_depth[i]),
-                                "passable": bool(np.isfinite(factors[i])), "length_m": edges[i][2]["length"],
-                                "geometry": edges[i][2]["geometry"]})
+            street_rows.append({"mode": mode, "name": net.names[i], "depth_m": float(edge_depth[i]),
+                                "passable": bool(np.isfinite(factors[i])), "length_m": float(net.length_m[i]),
+                                "geometry": net.geometry[i]})
     streets = gpd.GeoDataFrame(pd.DataFrame(street_rows, columns=["mode", "name", "depth_m", "passable", "length_m",
                                                                   "geometry"]), geometry="geometry", crs=twin.crs)
     expected = None
