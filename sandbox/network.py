@@ -137,17 +137,16 @@ def build_network(ways: gpd.GeoDataFrame, mode: str, *, speeds: Speeds = Speeds(
 
 
 def network_to_frames(graph: nx.MultiDiGraph) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Nodes and edges as flat GeoDataFrames (for GeoPackage and fingerprints)."""
+    """Nodes and edges as flat GeoDataFrames (for GeoPackage and fingerprints), from the compiled arrays: the
+    graph's edges are walked once per graph, by :func:`compile_network`, not again here."""
+    net = compile_network(graph)
     crs = graph.graph["crs"]
-    node_ids = np.fromiter(graph.nodes, dtype="int64", count=graph.number_of_nodes())
-    xs = np.array([graph.nodes[i]["x"] for i in node_ids])
-    ys = np.array([graph.nodes[i]["y"] for i in node_ids])
-    nodes = gpd.GeoDataFrame({"node_id": node_ids, "x": xs, "y": ys}, geometry=gpd.points_from_xy(xs, ys), crs=crs)
-    records = [(u, v, k, d["osmid"], d["highway"], d["name"], d["length"], d["travel_time_s"], d["geometry"])
-               for u, v, k, d in graph.edges(keys=True, data=True)]
-    columns = ["u", "v", "key", "osmid", "highway", "name", "length", "travel_time_s", "geometry"]
-    edges = gpd.GeoDataFrame(pd.DataFrame.from_records(records, columns=columns), geometry="geometry", crs=crs)
-    edges = edges.astype({"u": "int64", "v": "int64", "key": "int64", "osmid": "int64"})
+    x, y = net.xy[:, 0], net.xy[:, 1]
+    nodes = gpd.GeoDataFrame({"node_id": net.node_ids, "x": x, "y": y}, geometry=gpd.points_from_xy(x, y), crs=crs)
+    edges = gpd.GeoDataFrame({"u": net.node_ids[net.edge_u], "v": net.node_ids[net.edge_v], "key": net.keys,
+                              "osmid": net.osmids, "highway": net.highways, "name": net.names,
+                              "length": net.length_m, "travel_time_s": net.time_s},
+                             geometry=gpd.GeoSeries(net.geometry, crs=crs), crs=crs)
     return nodes, edges
 
 
@@ -192,6 +191,9 @@ class CompiledNetwork:
     geometry: np.ndarray
     tree: shapely.STRtree
     access_mps: float
+    keys: np.ndarray  # each edge's key among the edges between its two nodes
+    osmids: np.ndarray  # each edge's OSM way id
+    highways: np.ndarray  # each edge's highway tag
     names: np.ndarray  # each edge's street name (None where it has none)
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
@@ -316,6 +318,9 @@ def _compile(graph: nx.MultiDiGraph) -> CompiledNetwork:
                          for (*_, d), a, b in zip(records, edge_u, edge_v)], dtype=object)
     _edge_counts[graph] = len(records)
     return CompiledNetwork(
+        keys=np.array([k for _, _, k, _ in records], dtype="int64"),
+        osmids=np.array([d.get("osmid", -1) for *_, d in records], dtype="int64"),
+        highways=np.array([d.get("highway") for *_, d in records], dtype=object),
         names=np.array([d.get("name") for *_, d in records], dtype=object),
         node_ids=node_ids, xy=xy, edge_u=edge_u, edge_v=edge_v, length_m=length, time_s=time,
         time=compile_graph(edge_u, edge_v, time, n_nodes=len(node_ids)), geometry=geometry,
