@@ -1,26 +1,26 @@
 """Flood benchmark: the connected bathtub and building impact sampling against peers measured in the same run.
 
-Run ``.venv/bin/python bench/flood.py [--sizes 1000,5000] [--buildings 100000]`` (about a minute, ~2 GB peak).
+Run ``.venv/bin/python bench/flood.py [--sizes 1000,5000] [--buildings 100000]`` (about 20 s, ~1.2 GB peak).
 
 Grids are seeded synthetic DEMs of 2 m cells (smooth hills on a slope up from a sea along the south edge), flooded
 at 3 m from the raster edge. Peers for the bathtub: a plain breadth-first flood fill in Python (only up to 1000 x
 1000 cells), scipy's ``binary_propagation`` and the same fill compiled with numba. Buildings are 100,000 seeded
 rectangles of 6-40 m, a third of them turned, on the last grid; the peer is a rasterstats-style loop (window, rasterio
 mask, statistics) timed on 2,000 of them and extrapolated. Every peer's result is checked against ours before its
-row is printed. Times are medians of 3 runs (a run over 2 s is not repeated), without tracemalloc; our peak memory
-comes from a second, traced call, and the process's peak RSS is printed at the end. Shared virtual machines vary by
-20-30% between runs: compare ratios from one run.
+row is printed. Times are medians of 3 runs (a run over 2 s is not repeated). Memory is resident memory (RSS), for
+ours and every peer alike: one more call of each after its timing, with the kernel's peak mark reset before it and
+read after (bench/timing.py); the table gives how far the process's RSS rose during that call over the RSS at its
+start (the grid, the buildings and earlier results are resident before). The process's peak RSS is printed at the
+end. Shared virtual machines vary by 20-30% between runs: compare ratios from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
-import resource
 import statistics
 import sys
 import time
-import tracemalloc
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +37,7 @@ from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sandbox.hazards.flood import bathtub, building_depths  # noqa: E402
+from timing import peak_rss, peak_rss_mb  # noqa: E402  (bench/timing.py, beside this script)
 
 CELL_M = 2.0
 LEVEL_M = 3.0
@@ -174,14 +175,9 @@ def timed(fn: Callable[[], object], *, repeats: int = 3) -> tuple[object, float]
     return result, statistics.median(times)
 
 
-def traced_peak_mib(fn: Callable[[], object]) -> float:
-    """Peak memory allocated during one call (numpy and rasterio buffers included), in MiB."""
-    gc.collect()
-    tracemalloc.start()
-    fn()
-    peak = tracemalloc.get_traced_memory()[1]
-    tracemalloc.stop()
-    return peak / 2**20
+def added_mb(fn: Callable[[], object]) -> float:
+    """How far the process's RSS rose during one call of ``fn`` over the RSS at its start, in MB."""
+    return peak_rss(fn)[1].added_mb
 
 
 def main() -> None:
@@ -194,9 +190,9 @@ def main() -> None:
     _numba_fill(np.ones((2, 2), dtype=bool), np.ones((2, 2), dtype=bool))  # compile before timing
     rows, notes, verdicts = [], [], []
 
-    def row(case, measure, ours_s, peak, peer, peer_s, note=""):
-        rows.append((case, measure, f"{ours_s:.3f}", f"{peak:.0f}", peer, f"{peer_s:.3f}", f"{peer_s / ours_s:.1f}",
-                     note))
+    def row(case, measure, ours_s, ours_mb, peer, peer_s, peer_mb, note=""):
+        rows.append((case, measure, f"{ours_s:.3f}", f"{ours_mb:.0f}", peer, f"{peer_s:.3f}", f"{peer_mb:.0f}",
+                     f"{peer_s / ours_s:.1f}", note))
         print("  ".join(rows[-1]), flush=True)
 
     depth_for_buildings = None
@@ -205,7 +201,7 @@ def main() -> None:
         dem = synthetic_dem(side)
         ground = dem.values
         depth, ours_s = timed(lambda: bathtub(dem, LEVEL_M))
-        peak = traced_peak_mib(lambda: bathtub(dem, LEVEL_M))
+        ours_mb = added_mb(lambda: bathtub(dem, LEVEL_M))
         wet = depth.values > 0
         notes.append(f"{case}: {wet.mean():.0%} of {side * side:,} cells flooded at {LEVEL_M} m")
         peers = [("scipy binary_propagation", scipy_propagation), ("numba stack fill", numba_fill)]
@@ -217,7 +213,8 @@ def main() -> None:
             result, peer_s = timed(lambda: peer(ground, LEVEL_M))
             if not np.array_equal(result, wet):
                 sys.exit(f"DISAGREE: {name} floods {int(result.sum())} cells, ours {int(wet.sum())} ({case})")
-            row(case, "bathtub", ours_s, peak, name, peer_s)
+            del result
+            row(case, "bathtub", ours_s, ours_mb, name, peer_s, added_mb(lambda: peer(ground, LEVEL_M)))
         target = TARGETS.get(("bathtub", side * side))
         if target:
             verdicts.append(f"{'PASS' if ours_s < target else 'MISS'}  bathtub {case}: {ours_s:.2f} s "
@@ -227,7 +224,7 @@ def main() -> None:
     buildings = synthetic_buildings(depth_for_buildings, args.buildings)
     case = f"{args.buildings:,} bldg on {depth_for_buildings.shape[0]}x{depth_for_buildings.shape[1]}"
     result, ours_s = timed(lambda: building_depths(depth_for_buildings, buildings))
-    peak = traced_peak_mib(lambda: building_depths(depth_for_buildings, buildings))
+    ours_mb = added_mb(lambda: building_depths(depth_for_buildings, buildings))
     sample = buildings.sample(min(LOOP_SAMPLE, len(buildings)), random_state=0)
     loop, loop_s = timed(lambda: loop_building_depths(depth_for_buildings, sample), repeats=1)
     ours = result.loc[sample.index, ["max_depth_m", "mean_depth_m", "cells"]].to_numpy(dtype=float)
@@ -235,8 +232,9 @@ def main() -> None:
         sys.exit(f"DISAGREE: the per-building loop differs for {int((~np.isclose(ours, loop)).any(axis=1).sum())} "
                  "buildings")
     extrapolated = loop_s * len(buildings) / len(sample)
-    row(case, "building_depths", ours_s, peak, f"per-building loop x{len(buildings) / len(sample):.0f}",
-        extrapolated, note=f"loop timed on {len(sample):,}, extrapolated")
+    loop_mb = added_mb(lambda: loop_building_depths(depth_for_buildings, sample))
+    row(case, "building_depths", ours_s, ours_mb, f"per-building loop x{len(buildings) / len(sample):.0f}",
+        extrapolated, loop_mb, note=f"loop timed on {len(sample):,}, extrapolated (memory: on those)")
     notes.append(f"buildings: {int(result['cells'].sum()):,} covered cells in all, "
                  f"{result['max_depth_m'].gt(0).mean():.0%} of buildings wet; the {len(sample):,} sampled agree "
                  "with the loop (max, mean, cells)")
@@ -245,15 +243,16 @@ def main() -> None:
         verdicts.append(f"{'PASS' if ours_s < target else 'MISS'}  building_depths {case}: {ours_s:.2f} s "
                         f"(target < {target:g} s)")
 
-    header = ("case", "measure", "ours_s", "ours_peak_MiB", "peer", "peer_s", "ratio", "note")
+    header = ("case", "measure", "ours_s", "ours_+MB", "peer", "peer_s", "peer_+MB", "ratio", "note")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     print()
     for r in [header, *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(r, widths)).rstrip())
-    print("\nratio = peer_s / ours_s (> 1: ours is faster)")
+    print("\nratio = peer_s / ours_s (> 1: ours is faster); +MB = how far the process's RSS rose during one call over "
+          "its RSS at the call's start (Linux: peak mark reset before the call)")
     for note in notes:
         print(f"note: {note}")
-    print(f"process peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"process peak RSS: {peak_rss_mb():,.0f} MB")
     for verdict in verdicts:
         print(verdict)
 

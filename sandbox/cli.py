@@ -532,6 +532,53 @@ def run(
 
 @app.command()
 @user_errors
+def sweep(
+    file: Annotated[Path, typer.Argument(help="A scenario YAML file with a sweep: (paths to lists of values).")],
+    workers: Annotated[Optional[int], typer.Option(
+        min=1, help="Workers of the local Dask cluster started for the sweep (default: one per CPU).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option(
+        help="Run on an existing Dask cluster instead: its scheduler's address, e.g. tcp://10.0.0.5:8786.")] = None,
+    out: Annotated[Path, typer.Option(help="Folder for the sweep's folder (named after the scenario).")] = Path("runs"),
+    allow_path: Annotated[Optional[list[Path]], typer.Option("--allow-path", help=ALLOW_PATH_HELP)] = None,
+) -> None:
+    """Run a scenario over every value of its sweep on Dask: writes <out>/<name>/ with results.nc (the swept keys
+    as dimensions), sweep.csv, report.html (curves, where a limit is crossed) and manifest.json. An interrupted
+    sweep continues from the members already written when run again."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from .scenarios.load import load_scenario
+    from .sweep import require_sweep, run_sweep, work_folder
+
+    _check_out(out, replace=False)
+    scenario = load_scenario(file, allow_paths=allow_path or ())
+    require_sweep(scenario)
+    columns = (TextColumn("[bold]members"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=errors, transient=False) as progress:
+        task = progress.add_task("members", total=None)
+
+        def advance(done: int, total: int) -> None:
+            progress.update(task, completed=done, total=total)
+
+        def say(line: str) -> None:
+            progress.console.print(escape(words.printable(line)), soft_wrap=True)
+
+        try:
+            result = run_sweep(scenario, out=out, workers=workers, scheduler=scheduler, say=say, advance=advance)
+        except KeyboardInterrupt:
+            progress.stop()
+            print(f"interrupted: the members finished so far are kept in {work_folder(out, scenario.name)}; run the "
+                  "same command again to continue", file=sys.stderr)
+            raise typer.Exit(130) from None
+    for line in result.sentences:
+        _say(f"  {line}")
+    timings = result.manifest["timings_s"]
+    ran = len(result.manifest["members"]) - result.resumed
+    _say(f": wrote {result.folder}/report.html, results.nc, sweep.csv ({ran} members run, {result.resumed} from an "
+         f"earlier run; {timings['total_s']:.1f} s)", bold=scenario.name)
+
+
+@app.command()
+@user_errors
 def compare(
     runs: Annotated[list[Path], typer.Argument(help="Run folders written by `sandbox run`.")],
     out: Annotated[Path, typer.Option(help="Folder to write compare.html and compare.csv to.")] = Path(

@@ -157,7 +157,9 @@ class _Drawing:
         left, bottom, right, top = self.zones.total_bounds
         extent = baseline.extent  # the twin's extent, which may reach past the zones
         self.bounds = min(left, extent[0]), min(bottom, extent[1]), max(right, extent[2]), max(top, extent[3])
-        self.base_paths = {id(twin): {name: _polygon_paths(twin.layers[name].geometry.to_numpy())
+        made: dict[int, MplPath] = {}  # per layer object: a scenario's twin shares the layers it left alone
+        self.base_paths = {id(twin): {name: made.setdefault(id(twin.layers[name]),
+                                                            _compound_path(twin.layers[name].geometry.to_numpy()))
                                       for name in BASE_COLORS if name in twin.layers and len(twin.layers[name])}
                            for twin in (baseline, variant)}
         self._floods: dict[int, tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]] = {}
@@ -174,8 +176,8 @@ class _Drawing:
                 self._changes.append((kind, _lines(geometries), points))
 
     def base(self, ax: Axes, twin: Twin) -> None:
-        for zorder, (name, paths) in enumerate(self.base_paths[id(twin)].items(), start=1):
-            ax.add_collection(PathCollection(paths, facecolors=[BASE_COLORS[name]], edgecolors="none",
+        for zorder, (name, path) in enumerate(self.base_paths[id(twin)].items(), start=1):
+            ax.add_collection(PathCollection([path], facecolors=[BASE_COLORS[name]], edgecolors="none",
                                              zorder=zorder, gid=f"base-{name}"), autolim=False)
 
     def changes(self, ax: Axes) -> None:
@@ -281,12 +283,13 @@ def _symbol(symbol: str, color: list[int]) -> dict[str, Any]:
             "markeredgecolor": "white", "markeredgewidth": 0.6}
 
 
-def _polygon_paths(geometries: np.ndarray) -> list[MplPath]:
-    """Polygons and multipolygons as one matplotlib path each, holes wound the other way so they stay open."""
+def _ragged(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Polygons and multipolygons as matplotlib path vertices and codes (holes wound the other way so they stay
+    open), and where each geometry's vertices start."""
     geometries = np.asarray(geometries, dtype=object)
     keep = np.isin(shapely.get_type_id(geometries), (3, 6)) & ~shapely.is_empty(geometries)
     if not keep.any():
-        return []
+        return None
     shapes = shapely.orient_polygons(shapely.force_2d(geometries[keep]))
     kind, coords, offsets = shapely.to_ragged_array(shapes)
     rings = offsets[0]
@@ -294,8 +297,26 @@ def _polygon_paths(geometries: np.ndarray) -> list[MplPath]:
     codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
     codes[rings[:-1]] = MplPath.MOVETO
     codes[rings[1:] - 1] = MplPath.CLOSEPOLY
-    starts = rings[first_ring]
+    return coords, codes, rings[first_ring]
+
+
+def _polygon_paths(geometries: np.ndarray) -> list[MplPath]:
+    """Polygons and multipolygons as one matplotlib path each."""
+    found = _ragged(geometries)
+    if found is None:
+        return []
+    coords, codes, starts = found
     return [MplPath(coords[a:b], codes[a:b]) for a, b in zip(starts[:-1], starts[1:])]
+
+
+def _compound_path(geometries: np.ndarray) -> MplPath:
+    """Polygons and multipolygons as one matplotlib path, filled in one colour (a base map layer): one path for
+    fifty thousand buildings draws many times faster than fifty thousand paths."""
+    found = _ragged(geometries)
+    if found is None:
+        return MplPath(np.zeros((0, 2)))
+    coords, codes, _ = found
+    return MplPath(coords, codes)
 
 
 def _lines(geometries: np.ndarray) -> list[np.ndarray]:

@@ -13,8 +13,8 @@ import xarray as xr
 from .. import words
 from ..results import BASELINE, SCENARIO, SIDES, indicator_names
 from ..twin import Twin
-from .maps import (MapPage, ZoneMap, change_layers, change_scale, credits, destination_label, overlay_layers,
-                   quantile_scale, scenario_maps, share_scale, zone_map, destinations_of)
+from .maps import (MapPage, ZoneMap, ZoneTips, change_layers, change_scale, credits, destination_label,
+                   destinations_of, overlay_layers, quantile_scale, scenario_maps, share_scale, tip_text, zone_map)
 from .pages import render_page
 from .summary import HIDDEN, number, value
 
@@ -230,14 +230,17 @@ def comparison_map(twin: Twin, values: xr.DataArray, *, scenario: str, show: str
     series = data.to_pandas()
     if show == "change":
         scale = change_scale(series.to_numpy(), unit=unit, percent=not supply)
-        fmt = (lambda v: f"{v:+,.3g} {unit}") if supply else (lambda v: f"{v * 100:+.0f} pp")
+        figure = f"{{value:signed}} {tip_text(unit)}" if supply else "{value:pp}"
         legend = f"change ({unit if supply else 'percentage points'}; purple better, orange worse)"
     else:
         scale = quantile_scale(values.to_numpy().ravel(), unit="") if supply else share_scale()
-        fmt = (lambda v: f"{v:,.3g} {unit}") if supply else (lambda v: f"{v:.0%}")
+        figure = f"{{value:g3}} {tip_text(unit)}" if supply else "{value:share}"
         legend = f"{title} ({unit if supply else '% of residents'})"
-    tips = {z: f"Zone {z}: hidden, or no residents of the group" if np.isnan(v) else f"Zone {z}: {fmt(v)}"
-            for z, v in series.items()}
+    hidden = "hidden, or no residents of the group"
+    tips = ZoneTips(f"Zone {{zone:int}}: {figure}", f"Zone {{zone:int}}: {hidden}", {"value": series},
+                    series.notna(), {"value": "mean"},
+                    f"{{zones:int}} zones, {{hidden:int}} of them {hidden}: mean of the others {figure}",
+                    f"{{zones:int}} zones, all {hidden}")
     heading = f"{scenario}: {title}" if show == "value" else f"{scenario} against the baseline: {title}"
-    return zone_map(twin, series, pd.Series(tips, dtype=object), title=heading, legend_title=legend, scale=scale,
-                    k=k, overlays=([], []))
+    return zone_map(twin, series, tips, title=heading, legend_title=legend, scale=scale, k=k, overlays=([], []),
+                    value_field="value")
