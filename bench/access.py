@@ -530,7 +530,8 @@ def run_case(name: str, build: Callable[[], City], bench: Bench, *, nx_max: int,
             bench.row(name, n, label, "edit", edit_s, "networkx remove_edges_from", remove_s)
             bench.row(name, n, label, "edit+nearest", both_s, "networkx remove+multi_source", peer_s)
         nx_reopen()
-    print(f"agree: yes ({name}: every peer above matched ours before its row was printed)", flush=True)
+    print(f"agree: yes ({name}: every peer above matched ours before its row was printed); case took "
+          f"{time.perf_counter() - start:.0f} s", flush=True)
     print(f"memory: peak RSS of the whole process so far {peak_rss_mb():,.0f} MB (networkx graph and peers "
           f"included)", flush=True)
     bench.checks.append(name)
