@@ -8,6 +8,7 @@ import math
 from dataclasses import dataclass
 
 import geopandas as gpd
+import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -116,21 +117,14 @@ def town(*, kind: str = "riverside", households: int = 2000, seed: int = 0, name
     target = _metric_crs(crs)
     layout = _layout(households, seed, float(cell_m))
     ways = _ways(layout, target)
-    networks = {mode: build_network(ways, mode) for mode in MODES}
-    zones = zone_layer(shapely.box(*node_bounds(networks["walk"])), target, cell_m=ZONE_CELL_M)
+    networks, zones = _streets(ways, target)
     buildings = _buildings(layout, target)
     buildings["zone_id"] = assign_zones(buildings, zones)
-    residents = max(1, round(households * RESIDENTS_PER_HOUSEHOLD))
-    homes = buildings["floor_area_m2"].where(buildings["residential"], 0.0).sum()
-    calibration = Calibration(residents=residents, age_shares=HELSINKI_CENTRE.age_shares,
-                              floor_area_per_resident_m2=float(homes / residents),
-                              source=f"HELSINKI_CENTRE age shares; {households} households x "
-                                     f"{RESIDENTS_PER_HOUSEHOLD} residents")
+    residents = _residents(households)
     timetable, stops = _transit(layout, target)
     layers = {"buildings": buildings, "parks": _parks(layout, target), "transit_stops": stops,
               "facilities": _facilities(layout, residents, target), "water": _water(layout, target), "zones": zones}
 
-    source = f"synthetic town (sandbox.synth, seed {seed})"
     bridges = ", ".join(sorted(set(ways.loc[ways["name"].str.endswith("Bridge"), "name"])))
     how = {
         "buildings": f"{layout.n} x {layout.n} blocks of 100 m, none in the river's column or pocket parks; up to "
@@ -147,22 +141,51 @@ def town(*, kind: str = "riverside", households: int = 2000, seed: int = 0, name
                    "the north, a river valley floor from 0.5 to 2 m (channel 1.5 m lower), a hollow down to "
                    f"0.8 m behind a 3 m dyke, seeded noise of about {NOISE_M:g} m",
     }
+    streets = (f"street grid of 100 m blocks jittered by up to {JITTER_M:g} m, {MISSING_SHARE:.0%} of residential "
+               f"segments left out, Main Road primary, the river crossed only by {bridges}")
+    transit = (f"{len(timetable.route_ids) - 1} bus lines along Main Road and every {LINE_SPACING}th street and "
+               f"avenue (split at the river where no bridge crosses), a stop every {BUS_STOP_EVERY} corners, shared "
+               f"where lines cross; one rail line with {int((stops['mode'] == 'rail').sum())} stations beside the "
+               f"river; average speeds with the stops {SPEED_KM_H} km/h; headways (from hour, to hour, minutes) "
+               f"{HEADWAYS}")
+    return _twin(name=name, target=target, seed=seed, households=households, layers=layers, networks=networks,
+                 timetable=timetable, terrain=_terrain(layout, target), how=how, streets=streets, transit=transit)
+
+
+def _streets(ways: gpd.GeoDataFrame, target: CRS) -> tuple[dict[str, nx.MultiDiGraph], gpd.GeoDataFrame]:
+    """Every mode's street network, and the zones covering the walking network."""
+    networks = {mode: build_network(ways, mode) for mode in MODES}
+    return networks, zone_layer(shapely.box(*node_bounds(networks["walk"])), target, cell_m=ZONE_CELL_M)
+
+
+def _residents(households: int) -> int:
+    return max(1, round(households * RESIDENTS_PER_HOUSEHOLD))
+
+
+def _twin(*, name: str, target: CRS, seed: int, households: int, layers: dict[str, gpd.GeoDataFrame],
+          networks: dict[str, nx.MultiDiGraph], timetable: Timetable, terrain: xr.DataArray, how: dict[str, str],
+          streets: str, transit: str) -> Twin:
+    """A town's twin from its parts: households placed in its residential buildings, and provenance from what
+    each kind of town says of its parts (``how``), its streets and its transit lines."""
+    buildings = layers["buildings"]
+    residents = _residents(households)
+    homes = buildings["floor_area_m2"].where(buildings["residential"], 0.0).sum()
+    calibration = Calibration(residents=residents, age_shares=HELSINKI_CENTRE.age_shares,
+                              floor_area_per_resident_m2=float(homes / residents),
+                              source=f"HELSINKI_CENTRE age shares; {households} households x "
+                                     f"{RESIDENTS_PER_HOUSEHOLD} residents")
+    source = f"synthetic town (sandbox.synth, seed {seed})"
     provenance = {part: {"source": source, "licence": "CC0", "how": text} for part, text in how.items()}
     for mode, graph in networks.items():
         provenance[f"network_{mode}"] = {
             "source": source, "licence": "CC0",
-            "how": f"street grid of 100 m blocks jittered by up to {JITTER_M:g} m, {MISSING_SHARE:.0%} of "
-                   f"residential segments left out, Main Road primary, the river crossed only by {bridges}; "
-                   f"streets usable by {mode} (sandbox.network rules), {graph.graph['dropped_nodes']} nodes dropped",
+            "how": f"{streets}; streets usable by {mode} (sandbox.network rules), {graph.graph['dropped_nodes']} "
+                   "nodes dropped",
         }
     provenance["transit"] = {
         "source": timetable.source, "licence": timetable.licence,
-        "how": f"{timetable.service_date} (a Tuesday): {len(timetable.route_ids) - 1} bus lines along Main Road and "
-               f"every {LINE_SPACING}th street and avenue (split at the river where no bridge crosses), a stop every "
-               f"{BUS_STOP_EVERY} corners, shared where lines cross; one rail line with "
-               f"{int((stops['mode'] == 'rail').sum())} stations beside the river; average speeds with the stops "
-               f"{SPEED_KM_H} km/h; headways (from hour, to hour, minutes) {HEADWAYS}, each line's departures "
-               "shifted by a seeded 0-9 min; no footpaths in the timetable (walks are on the street network)",
+        "how": f"{timetable.service_date} (a Tuesday): {transit}, each line's departures shifted by a seeded 0-9 "
+               "min; no footpaths in the timetable (walks are on the street network)",
     }
     provenance["households"] = {
         "source": source, "licence": "CC BY 4.0 (calibration data); synthetic households are not real people",
@@ -171,7 +194,7 @@ def town(*, kind: str = "riverside", households: int = 2000, seed: int = 0, name
     }
     return Twin(name=name, crs=target.to_string(), layers=layers,
                 households=synthesize_households(buildings, calibration, seed=seed), networks=networks,
-                terrain=_terrain(layout, target), provenance=provenance, timetable=timetable)
+                terrain=terrain, provenance=provenance, timetable=timetable)
 
 
 def parse_synthetic(reference: str) -> Twin:
@@ -647,23 +670,15 @@ def metro(*, households: int = 20_000, seed: int = 0, name: str = "metro", cell_
     parks = _park_discs(city)
     fabric = _fabric(city, parks)
     routes = _routes(city, fabric)
-    ways = _metro_ways(fabric, target)
-    networks = {mode: build_network(ways, mode) for mode in MODES}
-    zones = zone_layer(shapely.box(*node_bounds(networks["walk"])), target, cell_m=ZONE_CELL_M)
+    networks, zones = _streets(_metro_ways(fabric, target), target)
     buildings = _metro_buildings(city, fabric, target)
     buildings["zone_id"] = assign_zones(buildings, zones)
-    residents = max(1, round(households * RESIDENTS_PER_HOUSEHOLD))
-    homes = buildings["floor_area_m2"].where(buildings["residential"], 0.0).sum()
-    calibration = Calibration(residents=residents, age_shares=HELSINKI_CENTRE.age_shares,
-                              floor_area_per_resident_m2=float(homes / residents),
-                              source=f"HELSINKI_CENTRE age shares; {households} households x "
-                                     f"{RESIDENTS_PER_HOUSEHOLD} residents")
+    residents = _residents(households)
     timetable, stops, lines = _metro_transit(city, fabric, routes, target)
     facilities = _metro_facilities(city, buildings, residents, target)
     layers = {"buildings": buildings, "parks": _metro_parks(city, parks, target), "transit_stops": stops,
               "facilities": facilities, "water": _metro_water(city, target), "zones": zones}
 
-    source = f"synthetic town (sandbox.synth, seed {seed})"
     centres = ", ".join(f"{n} ({p})" for n, p in zip(city.names, city.patterns))
     counts = facilities["kind"].value_counts().to_dict()
     how = {
@@ -683,33 +698,17 @@ def metro(*, households: int = 20_000, seed: int = 0, name: str = "metro", cell_
                    "(channel 1.5 m lower), seeded hills of a few metres away from the shore and the river, and "
                    "seeded noise of about 0.15 m",
     }
-    provenance = {part: {"source": source, "licence": "CC0", "how": text} for part, text in how.items()}
-    for mode, graph in networks.items():
-        provenance[f"network_{mode}"] = {
-            "source": source, "licence": "CC0",
-            "how": f"{len(city.centres)} centres: {centres}; streets every 3-8 lattice lines of {LATTICE_M:g} m "
-                   "(blocks of mixed sizes), footways through blocks and parks (walk only), seams joined by "
-                   f"short streets, {fabric['bridges']} bridges over the river, arterials (primary) between "
-                   f"the centres; streets usable by {mode} (sandbox.network rules), "
-                   f"{graph.graph['dropped_nodes']} nodes dropped",
-        }
-    provenance["transit"] = {
-        "source": timetable.source, "licence": timetable.licence,
-        "how": f"{timetable.service_date} (a Tuesday): {lines['trunk']} trunk bus lines between the centres and "
-               f"{lines['feeder']} feeder lines from the nearest centre to each {FEEDER_CELL_M:g} m cell, along "
-               f"the streets, a stop every ~{BUS_STOP_SPACING_M:g} m; one metro line through the centres with "
-               f"{lines['stations']} stations; average speeds with the stops {METRO_SPEED_KM_H} km/h; headways "
-               f"(from hour, to hour, minutes) {METRO_HEADWAYS}, each line's departures shifted by a seeded "
-               "0-9 min; no footpaths in the timetable (walks are on the street network)",
-    }
-    provenance["households"] = {
-        "source": source, "licence": "CC BY 4.0 (calibration data); synthetic households are not real people",
-        "how": f"seed {seed}; {residents} residents with HELSINKI_CENTRE age shares, placed in residential "
-               "buildings by floor area (sandbox.population)",
-    }
-    return Twin(name=name, crs=target.to_string(), layers=layers,
-                households=synthesize_households(buildings, calibration, seed=seed), networks=networks,
-                terrain=_metro_terrain(city, target), provenance=provenance, timetable=timetable)
+    streets = (f"{len(city.centres)} centres: {centres}; streets every 3-8 lattice lines of {LATTICE_M:g} m (blocks "
+               "of mixed sizes), footways through blocks and parks (walk only), seams joined by short streets, "
+               f"{fabric['bridges']} bridges over the river, arterials (primary) between the centres")
+    transit = (f"{lines['trunk']} trunk bus lines between the centres and {lines['feeder']} feeder lines from the "
+               f"nearest centre to each {FEEDER_CELL_M:g} m cell, along the streets, a stop every "
+               f"~{BUS_STOP_SPACING_M:g} m; one metro line through the centres with {lines['stations']} stations; "
+               f"average speeds with the stops {METRO_SPEED_KM_H} km/h; headways (from hour, to hour, minutes) "
+               f"{METRO_HEADWAYS}")
+    return _twin(name=name, target=target, seed=seed, households=households, layers=layers, networks=networks,
+                 timetable=timetable, terrain=_metro_terrain(city, target), how=how, streets=streets,
+                 transit=transit)
 
 
 def _city(households: int, seed: int, cell_m: float) -> _City:

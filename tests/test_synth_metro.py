@@ -7,7 +7,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import shapely
-import xarray as xr
 
 from sandbox import TwinError, read_twin, save_twin
 from sandbox.access import nearest
@@ -27,6 +26,8 @@ from sandbox.synth import (
 )
 from sandbox.twin import LAYER_NAMES
 
+from .test_synth import ground, water
+
 
 @pytest.fixture(scope="module")
 def metro():
@@ -40,16 +41,6 @@ def larger():
 
 def edges(twin, mode="walk"):
     return [d for *_, d in twin.networks[mode].edges(data=True)]
-
-
-def ground(twin, points) -> np.ndarray:
-    at = {"x": xr.DataArray(points.x.to_numpy(), dims="p"), "y": xr.DataArray(points.y.to_numpy(), dims="p")}
-    return twin.terrain.sel(at, method="nearest").to_numpy()
-
-
-def water(twin, kind: str) -> shapely.Geometry:
-    layer = twin.layers["water"]
-    return layer.geometry[layer["kind"] == kind].union_all()
 
 
 def to_centre(points, centres: np.ndarray) -> np.ndarray:
