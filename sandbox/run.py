@@ -164,6 +164,19 @@ class Run:
                 + "</table>")
 
 
+@dataclass
+class StageClock:
+    """Seconds per stage of a run (``<stage>_s``), each lap timed from the end of the one before."""
+
+    timings: dict[str, float] = field(default_factory=dict)
+    started: float = field(default_factory=time.perf_counter)
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[f"{stage}_s"] = round(now - self.started, 3)
+        self.started = now
+
+
 def run_scenario(scenario: Scenario | str | Path, *, twin: Twin | None = None,
                  progress: Callable[[str], None] | None = None) -> Run:
     """Run a scenario (a Scenario or a YAML path); the baseline twin is never changed.
@@ -171,15 +184,8 @@ def run_scenario(scenario: Scenario | str | Path, *, twin: Twin | None = None,
     Raises ScenarioError listing every problem (file:line: field: what) when the scenario does not fit the twin.
     """
     step = progress or (lambda message: None)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(stage: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[f"{stage}_s"] = round(now - clock, 3)
-        clock = now
-
+    clock = StageClock()
+    lap = clock.lap
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)
     if twin is None:
@@ -203,7 +209,7 @@ def run_scenario(scenario: Scenario | str | Path, *, twin: Twin | None = None,
     results.attrs = run_attributes(scenario, twin, variant)
     lap("compare")
     households = {key: (before[key].to_dataset(), after[key].to_dataset()) for key in indicator_names(before)}
-    return Run(scenario, twin, variant, planned, results, households, flood, timings)
+    return Run(scenario, twin, variant, planned, results, households, flood, clock.timings)
 
 
 def check(scenario: Scenario | str | Path, *, twin: Twin | None = None) -> Plan:

@@ -55,7 +55,7 @@ from .output.netcdf import open_results, write_results
 from .output.sweep_report import crossing_sentences, render_sweep_report
 from .output.tables import write_csv
 from .results import BASELINE, CHANGE, CONVENTIONS, SCENARIO, indicator_names
-from .run import REFERENCES, package_versions, run_attributes, scenario_text, twin_reference
+from .run import REFERENCES, StageClock, package_versions, run_attributes, scenario_text, twin_reference
 from .scenarios.load import load_scenario
 from .scenarios.plan import apply, plan
 from .scenarios.spec import Scenario, Sweep, SweepMember, sweep_dimensions
@@ -144,15 +144,9 @@ def run_member(source: TwinByReference | ShippedTwin, member: SweepMember, key: 
     text, not as an exception."""
     scenario, index = member.scenario, member.index
     with _WORKER_LOCK:
-        timings: dict[str, float] = {}
-        clock = time.perf_counter()
+        clock = StageClock()
+        lap = clock.lap
         cpu = time.process_time()
-
-        def lap(stage: str) -> None:
-            nonlocal clock
-            now = time.perf_counter()
-            timings[f"{stage}_s"] = round(now - clock, 3)
-            clock = now
 
         out = MemberResult(index, None, worker=_worker_name())
         try:
@@ -187,8 +181,8 @@ def run_member(source: TwinByReference | ShippedTwin, member: SweepMember, key: 
         except SandboxError as exc:
             out.problems = getattr(exc, "problems", None) or str(exc).splitlines()
             return out
-        out.timings, out.cpu_s = timings, round(time.process_time() - cpu, 3)
-        record = {"index": index, "label": member_label(member), "values": member.values, "timings_s": timings,
+        out.timings, out.cpu_s = clock.timings, round(time.process_time() - cpu, 3)
+        record = {"index": index, "label": member_label(member), "values": member.values, "timings_s": clock.timings,
                   "cpu_s": out.cpu_s, "worker": out.worker, "baseline": out.baseline, "notes": out.notes,
                   "warnings": out.warnings}
         results.attrs = {**results.attrs, "sweep_key": key, "sweep_member": json.dumps(record, default=str)}
@@ -422,8 +416,7 @@ def _run_members(scenario: Scenario, todo: list[SweepMember], work: Path, key: s
     cluster's description, the timings and the members' results."""
     from dask.distributed import Client, LocalCluster, as_completed
 
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
+    clock = StageClock()
     cluster = None
     stop_after = _stop_after()
     if scheduler is None:
@@ -445,8 +438,7 @@ def _run_members(scenario: Scenario, todo: list[SweepMember], work: Path, key: s
         say(f"using the Dask cluster at {scheduler} ({count} worker{'s' if count != 1 else ''}); dashboard "
             f"{client.dashboard_link}")
     try:
-        timings["cluster_s"] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+        clock.lap("cluster")
         reference = twin_reference(scenario)
         by_reference = isinstance(reference, str) and (reference in NAMED_TWINS or reference.startswith("synthetic:"))
         if ship == "scatter" or (ship == "auto" and not by_reference):
@@ -458,8 +450,7 @@ def _run_members(scenario: Scenario, todo: list[SweepMember], work: Path, key: s
                                    "expected ship='scatter' or 'auto'")
             source = TwinByReference(str(reference))
             info["twin"] = "loaded on each worker from its reference"
-        timings["ship_s"] = round(time.perf_counter() - clock, 3)
-        clock = time.perf_counter()
+        clock.lap("ship")
         token = uuid.uuid4().hex[:8]  # keys of this run only: a cancelled member of an earlier run may still run
         futures = [client.submit(run_member, source, member, key, pure=False,
                                  key=f"sweep-{scenario.name}-{member.index}-{token}") for member in todo]
@@ -484,12 +475,12 @@ def _run_members(scenario: Scenario, todo: list[SweepMember], work: Path, key: s
                     other.cancel()
                 print(f"stopping after {written} members ({STOP_AFTER_ENV}={stop_after})", file=sys.stderr)
                 raise SystemExit(3)
-        timings["members_s"] = round(time.perf_counter() - clock, 3)
+        clock.lap("members")
     finally:
         client.close()
         if cluster is not None:
             cluster.close()
-    return info, timings, fresh
+    return info, clock.timings, fresh
 
 
 def _version(package: str) -> str | None:
