@@ -9,6 +9,7 @@ The same results give the same bytes.
 
 from __future__ import annotations
 
+import operator
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,7 @@ FLOOD_CLASSES = ((0.01, 0.25, "under 0.5 m deep"), (0.5, 0.75, "0.5-1 m deep"), 
                  (2.0, 2.0, "2 m deep or more"))  # (from, drawn as, label)
 FLOOD_DEEPEST_M = 2.0
 FLOOD_ALPHA = 190 / 255
+FLOOD_IMAGE_PX = 2048  # the flood picture's long side at most: a panel is about 530 pixels wide
 NICE_LENGTHS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 25_000, 50_000)
 HIDDEN_LABEL = "hidden (fewer than {k} households, or hidden with them) or no residents"
 
@@ -157,11 +159,18 @@ class _Drawing:
         left, bottom, right, top = self.zones.total_bounds
         extent = baseline.extent  # the twin's extent, which may reach past the zones
         self.bounds = min(left, extent[0]), min(bottom, extent[1]), max(right, extent[2]), max(top, extent[3])
-        made: dict[int, MplPath] = {}  # per layer object: a scenario's twin shares the layers it left alone
-        self.base_paths = {id(twin): {name: made.setdefault(id(twin.layers[name]),
-                                                            _compound_path(twin.layers[name].geometry.to_numpy()))
-                                      for name in BASE_COLORS if name in twin.layers and len(twin.layers[name])}
-                           for twin in (baseline, variant)}
+        self.base_paths: dict[int, dict[str, MplPath]] = {}
+        for twin in (baseline, variant):
+            self.base_paths[id(twin)] = {}
+            for name in BASE_COLORS:
+                if name in twin.layers and len(twin.layers[name]):
+                    geometries = twin.layers[name].geometry.to_numpy()
+                    before = baseline.layers.get(name)
+                    same = twin is not baseline and before is not None and len(before) == len(geometries) and all(
+                        map(operator.is_, before.geometry.to_numpy(), geometries))
+                    # A scenario's twin keeps the baseline's geometries where it left a layer alone: drawn once.
+                    self.base_paths[id(twin)][name] = (self.base_paths[id(baseline)][name] if same
+                                                       else _compound_path(geometries))
         self._floods: dict[int, tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]] = {}
         self._destinations: dict[tuple[int, str], tuple[list[np.ndarray], np.ndarray]] = {}
         self.change_kinds: list[str] = []
@@ -237,6 +246,9 @@ def _flood_image(depth: xr.DataArray) -> tuple[np.ndarray, tuple[float, float, f
     it is wet (1) or dry (0), for the outline."""
     values = np.nan_to_num(depth.transpose("y", "x").to_numpy().astype(float), nan=0.0)
     xs, ys = depth["x"].to_numpy(), depth["y"].to_numpy()
+    step = int(np.ceil(max(values.shape) / FLOOD_IMAGE_PX))  # a city's flood grid is finer than a panel shows
+    if step > 1:
+        values, xs, ys = values[::step, ::step], xs[::step], ys[::step]
     if len(ys) > 1 and ys[0] < ys[-1]:
         values = values[::-1]
     if len(xs) > 1 and xs[0] > xs[-1]:

@@ -42,7 +42,7 @@ import xarray as xr
 from .. import words
 from .._errors import TwinError
 from ..access import destination_names, destinations
-from ..network import compile_network
+from ..network import compile_network, edge_count
 from ..privacy import DEFAULT_K, suppress
 from ..results import BASELINE, SCENARIO, SIDES
 from ..twin import Twin
@@ -78,6 +78,7 @@ BASE_VECTOR_BYTES = 600_000
 CHANGE_VECTOR_BYTES = 500_000
 DESTINATION_VECTOR_BYTES = 250_000
 ZONE_BYTES = 1_800_000
+SEGMENT_VERTICES = 2_000  # lines with more vertices than this are drawn as segments (MapLayer.segments)
 PICTURE_PX = 2048  # the long side of a picture of the base map or of changes; its pixels are at least PICTURE_MIN_M
 PICTURE_MIN_M = 1.0
 FLOOD_PICTURE_PX = 1024  # the flood depth is smooth: its picture needs fewer pixels
@@ -251,7 +252,9 @@ class MapLayer:
     """One deck.gl layer as the page's script makes it (``maps.js``: ``layer``): the layer's ``type`` and ``id``,
     constant ``props`` (deck.gl's names), its ``geometry`` in binary (:func:`polygon_geometry`, :func:`path_geometry`,
     :func:`point_geometry`), per-feature ``styles`` (``index``: a small table row per feature; ``get``: accessor
-    name to table) and ``tips`` (:func:`labelled_tips`)."""
+    name to table) and ``tips`` (:func:`labelled_tips`). With ``segments`` its lines are drawn as straight
+    segments (a LineLayer): a path layer's joints cost a software renderer (headless Chromium) about a second a
+    frame for thousands of lines, and at the one or two pixels these lines are wide they look the same."""
 
     type: str
     id: str
@@ -259,10 +262,11 @@ class MapLayer:
     geometry: dict[str, Any] | None = None
     styles: dict[str, Any] | None = None
     tips: dict[str, Any] | None = None
+    segments: bool = False  # draw the lines (paths, areas' outlines) as straight segments (see maps.js)
 
     def spec(self) -> dict[str, Any]:
         parts = {"type": self.type, "id": self.id, "props": self.props, "geometry": self.geometry,
-                 "styles": self.styles, "tips": self.tips}
+                 "styles": self.styles, "tips": self.tips, "segments": self.segments or None}
         return {name: part for name, part in parts.items() if part is not None}
 
     @functools.cached_property
@@ -287,8 +291,14 @@ def _lonlat(geometries: Any, crs: Any) -> np.ndarray:
                       dtype=object)
 
 
+def _flat(geometries: Any) -> np.ndarray:
+    """Geometries without z (copied only when some have one: a copy of a city's buildings takes seconds)."""
+    geometries = np.asarray(geometries, dtype=object)
+    return shapely.force_2d(geometries) if shapely.has_z(geometries).any() else geometries
+
+
 def _polygon_parts(geometries: Any) -> tuple[np.ndarray, np.ndarray]:
-    parts, owner = shapely.get_parts(shapely.force_2d(np.asarray(geometries, dtype=object)), return_index=True)
+    parts, owner = shapely.get_parts(_flat(geometries), return_index=True)
     keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
     return parts[keep], owner[keep]
 
@@ -310,7 +320,7 @@ def polygon_geometry(geometries: Any) -> dict[str, Any]:
 
 def _line_parts(geometries: Any) -> tuple[np.ndarray, np.ndarray]:
     """Lines, and the outer rings of areas, one per part, with the feature each belongs to."""
-    parts, owner = shapely.get_parts(shapely.force_2d(np.asarray(geometries, dtype=object)), return_index=True)
+    parts, owner = shapely.get_parts(_flat(geometries), return_index=True)
     kind = shapely.get_type_id(parts)
     parts = np.where(kind == 3, shapely.get_exterior_ring(parts), parts)
     keep = np.isin(kind, (1, 2, 3)) & ~shapely.is_empty(parts)
@@ -377,24 +387,31 @@ class Picture:
             self.palette.append(color)
         return self.palette.index(color)
 
-    def _pixel_rings(self, geometries: Any) -> tuple[list[list[float]], np.ndarray, np.ndarray]:
-        """Coordinates of ``geometries`` in pixels, as flat lists per ring or line, with each one's size (of its
-        bounding box) and centre in pixels."""
+    def _pixel_rings(self, geometries: Any) -> tuple[Callable[[np.ndarray], list[list[float]]], np.ndarray,
+                                                      np.ndarray]:
+        """Coordinates of ``geometries`` in pixels: a function giving the flat pixel lists of the chosen ones, and
+        each one's size (of its bounding box) and centre in pixels."""
         shown = np.asarray(geometries, dtype=object)
         coords, owner = shapely.get_coordinates(shown, return_index=True)
         x = (coords[:, 0] - self.left) * self.scale
         y = (self.top - coords[:, 1]) * self.scale
         starts = _offsets(owner, len(shown))
-        flat = np.column_stack([x, y]).ravel().tolist()
-        lines = [flat[2 * a:2 * b] for a, b in zip(starts[:-1], starts[1:])]
+        counts = np.diff(starts)
         extent = np.zeros(len(shown))
         centre = np.zeros((len(shown), 2))
-        if len(coords):
-            size = np.maximum(np.maximum.reduceat(x, starts[:-1]) - np.minimum.reduceat(x, starts[:-1]),
-                              np.maximum.reduceat(y, starts[:-1]) - np.minimum.reduceat(y, starts[:-1]))
-            extent = np.where(np.diff(starts) > 0, size, 0)
-            centre = np.column_stack([np.add.reduceat(x, starts[:-1]), np.add.reduceat(y, starts[:-1])]) \
-                / np.maximum(np.diff(starts), 1)[:, None]
+        filled = counts > 0
+        if filled.any():
+            first = starts[:-1][filled]
+            size = np.maximum(np.maximum.reduceat(x, first) - np.minimum.reduceat(x, first),
+                              np.maximum.reduceat(y, first) - np.minimum.reduceat(y, first))
+            extent[filled] = size
+            centre[filled] = np.column_stack([np.add.reduceat(x, first), np.add.reduceat(y, first)]) \
+                / counts[filled][:, None]
+
+        def lines(chosen: np.ndarray) -> list[list[float]]:
+            flat = np.column_stack([x, y]).ravel()
+            return [flat[2 * starts[i]:2 * starts[i + 1]].tolist() for i in np.flatnonzero(chosen)]
+
         return lines, extent, centre
 
     def _dots(self, centre: np.ndarray, index: int) -> None:
@@ -413,14 +430,14 @@ class Picture:
         lines, extent, centre = self._pixel_rings(rings)
         mask = Image.new("L", (self.width, self.height), 0)
         draw = ImageDraw.Draw(mask)
-        small = outer & (extent < 1.5)
-        for line, is_outer, tiny in zip(lines, outer, small):
-            if not tiny and len(line) >= 6:
+        small = extent < 1.5  # a pixel or so: a dot (holes that small are left out)
+        for line, is_outer in zip(lines(~small), outer[~small]):
+            if len(line) >= 6:
                 draw.polygon(line, fill=1 if is_outer else 0, outline=2)
         drawn = np.asarray(mask)
         self.pixels[drawn == 1] = self._index(fill)
         self.pixels[drawn == 2] = self._index(edge)
-        self._dots(centre[small], self._index(edge))
+        self._dots(centre[small & outer], self._index(edge))
 
     def lines(self, geometries: Any, rgba: Sequence[int], width_px: float = 1.0) -> None:
         """Lines (and areas' outlines) ``width_px`` wide."""
@@ -431,11 +448,22 @@ class Picture:
         mask = Image.new("L", (self.width, self.height), 0)
         draw = ImageDraw.Draw(mask)
         small = extent < 1
-        for line, tiny in zip(lines, small):
-            if not tiny and len(line) >= 4:
-                draw.line(line, fill=1, width=max(int(round(width_px)), 1))
+        for line in lines(~small):
+            if len(line) >= 4:
+                draw.line(line, fill=1, width=max(round(width_px), 1))
         self.pixels[np.asarray(mask) == 1] = self._index(rgba)
         self._dots(centre[small], self._index(rgba))
+
+    def dots(self, geometries: Any, rgba: Sequence[int], radius_px: float) -> None:
+        """A round dot at each feature's representative point."""
+        from PIL import Image, ImageDraw
+
+        _, _, centre = self._pixel_rings(shapely.point_on_surface(np.asarray(geometries, dtype=object)))
+        mask = Image.new("L", (self.width, self.height), 0)
+        draw = ImageDraw.Draw(mask)
+        for x, y in centre.tolist():
+            draw.ellipse((x - radius_px, y - radius_px, x + radius_px, y + radius_px), fill=1)
+        self.pixels[np.asarray(mask) == 1] = self._index(rgba)
 
     def layer(self, layer_id: str) -> MapLayer:
         """The picture as a BitmapLayer, the PNG inlined (a data URI: no request)."""
@@ -467,7 +495,7 @@ def _bounds(*frames: Any) -> tuple[float, float, float, float]:
 def street_lines(twin: Twin) -> np.ndarray | None:
     """Each walkable street once (not both directions), in the twin's CRS, from the compiled network's arrays."""
     graph = twin.networks.get("walk")
-    if graph is None or graph.number_of_edges() == 0:
+    if graph is None or edge_count(graph) == 0:
         return None
     net = compile_network(graph)
     pairs = pd.DataFrame({"low": np.minimum(net.edge_u, net.edge_v), "high": np.maximum(net.edge_u, net.edge_v),
@@ -488,10 +516,8 @@ def base_layers(twin: Twin) -> list[MapLayer]:
     streets = street_lines(twin)
     if streets is not None:
         found.append(("streets", streets, "path"))
-    sizes = []
-    for _, geometries, kind in found:
-        vertices = int(shapely.get_num_coordinates(geometries).sum())
-        sizes.append(_estimate(vertices, 3 * len(geometries)))
+    vertices = [int(shapely.get_num_coordinates(geometries).sum()) for _, geometries, _ in found]
+    sizes = [_estimate(count, 3 * len(geometries)) for count, (_, geometries, _) in zip(vertices, found)]
     drawn = _pictured(sizes, BASE_VECTOR_BYTES)
     layers: list[MapLayer] = []
     picture = None
@@ -510,11 +536,13 @@ def base_layers(twin: Twin) -> list[MapLayer]:
             layers.append(MapLayer("PolygonLayer", f"base-{name}",
                                    {"filled": True, "stroked": True, "getFillColor": fill_rgba,
                                     "getLineColor": line_rgba, "lineWidthMinPixels": 0.5, "pickable": False},
-                                   polygon_geometry(_lonlat(geometries, twin.crs))))
+                                   polygon_geometry(_lonlat(geometries, twin.crs)),
+                                   segments=vertices[i] > SEGMENT_VERTICES))
         else:
             layers.append(MapLayer("PathLayer", "base-streets",
                                    {"getColor": STREET_RGBA, "widthMinPixels": 1, "widthMaxPixels": 2, "getWidth": 2,
-                                    "pickable": False}, path_geometry(_lonlat(geometries, twin.crs))))
+                                    "pickable": False}, path_geometry(_lonlat(geometries, twin.crs)),
+                                   segments=vertices[i] > SEGMENT_VERTICES))
     made = [layer.layer("base-picture") if isinstance(layer, Picture) else layer for layer in layers]
     twin.cache["base_map"] = made
     return made
@@ -630,7 +658,8 @@ def _zone_size(zones: gpd.GeoDataFrame) -> float:
 
 
 def _cell_codes(zones: gpd.GeoDataFrame, side_m: float) -> np.ndarray:
-    centres = shapely.get_coordinates(zones.geometry.representative_point().values)
+    """Each zone's square of ``side_m`` (by its centroid: a grid zone's centre) as one number."""
+    centres = shapely.get_coordinates(shapely.centroid(np.asarray(zones.geometry.values, dtype=object)))
     cols, rows = np.floor(centres[:, 0] / side_m).astype(np.int64), np.floor(centres[:, 1] / side_m).astype(np.int64)
     return (cols - cols.min()) * (rows.max() - rows.min() + 1) + (rows - rows.min())
 
@@ -905,7 +934,8 @@ def _change_vectors(changes: gpd.GeoDataFrame, kinds: np.ndarray) -> list[MapLay
     tips = labelled_tips([str(c) for c in changes["change"]], changes["id"].to_numpy(), names)
     get = {"getColor": [CHANGE_STYLES[k][0] for k in order], "getWidth": [CHANGE_STYLES[k][1] for k in order]}
     layers = [MapLayer("PathLayer", "changes", {"widthUnits": "pixels", "pickable": True}, path_geometry(shown),
-                       {"index": packed(style, "u1"), "get": get}, tips)]
+                       {"index": packed(style, "u1"), "get": get}, tips,
+                       segments=int(shapely.get_num_coordinates(shown).sum()) > SEGMENT_VERTICES)]
     types = shapely.get_type_id(shown)
     marked = np.array([CHANGE_STYLES[k][2] is not None for k in kinds]) & ~np.isin(types, (1, 5))
     if marked.any():
@@ -922,9 +952,10 @@ def _change_vectors(changes: gpd.GeoDataFrame, kinds: np.ndarray) -> list[MapLay
 
 
 def _highlight_layer(features: gpd.GeoDataFrame, kind: str) -> tuple[MapLayer, tuple[str, str]]:
-    """Destinations on top of the zones: areas outlined (dots when the outlines would take more than
-    :data:`DESTINATION_VECTOR_BYTES`), points as small dark dots; hover gives the id and name that a scenario file
-    can use. Returns the layer and its legend row."""
+    """Destinations on top of the zones: areas outlined, points as small dark dots; hover gives the id and name
+    that a scenario file can use. When they would take more than :data:`DESTINATION_VECTOR_BYTES` (thousands of
+    parks), they are drawn in a picture instead, the same way, without tooltips. Returns the layer and its legend
+    row."""
     names = features["name"].fillna("").astype(str) if "name" in features else pd.Series("", features.index)
     label = kind or "destination"
     tips = labelled_tips([label] * len(features), features.index.to_numpy(),
@@ -932,21 +963,28 @@ def _highlight_layer(features: gpd.GeoDataFrame, kind: str) -> tuple[MapLayer, t
     geometries = np.asarray(features.geometry.values, dtype=object)
     areas = bool(len(features)) and bool(np.isin(shapely.get_type_id(geometries), (3, 6)).all())
     plural = PLURAL_KINDS.get(kind, "destinations")
-    if areas and _estimate(int(shapely.get_num_coordinates(geometries).sum()), len(geometries)) \
-            <= DESTINATION_VECTOR_BYTES:
+    row = (f"background: transparent; border: 1.5px solid {_rgb(DESTINATION_RGBA)}" if areas else
+           f"background: {_rgb(DESTINATION_RGBA)}; border-radius: 50%; width: 8px; height: 8px")
+    if areas:
         layer = MapLayer("PathLayer", "destinations", {"getColor": DESTINATION_RGBA, "getWidth": 1.5,
                                                        "widthUnits": "pixels", "pickable": True},
-                         path_geometry(_lonlat(geometries, features.crs)), tips=tips)
-        return layer, (f"background: transparent; border: 1.5px solid {_rgb(DESTINATION_RGBA)}",
-                       f"{plural} (hover for id and name)")
-    points = _lonlat(shapely.point_on_surface(geometries) if areas else
-                     gpd.GeoSeries(geometries).representative_point().values, features.crs)
-    layer = MapLayer("ScatterplotLayer", "destinations",
-                     {"getFillColor": DESTINATION_RGBA, "getLineColor": [255, 255, 255], "stroked": True,
-                      "lineWidthMinPixels": 1, "radiusMinPixels": 3.5, "getRadius": 8, "pickable": True},
-                     point_geometry(points), tips=tips)
-    return layer, (f"background: {_rgb(DESTINATION_RGBA)}; border-radius: 50%; width: 8px; height: 8px",
-                   f"{plural} (hover for id and name)")
+                         path_geometry(_lonlat(geometries, features.crs)), tips=tips,
+                         segments=int(shapely.get_num_coordinates(geometries).sum()) > SEGMENT_VERTICES)
+    else:
+        points = _lonlat(gpd.GeoSeries(geometries).representative_point().values, features.crs)
+        layer = MapLayer("ScatterplotLayer", "destinations",
+                         {"getFillColor": DESTINATION_RGBA, "getLineColor": [255, 255, 255], "stroked": True,
+                          "lineWidthMinPixels": 1, "radiusMinPixels": 3.5, "getRadius": 8, "pickable": True},
+                         point_geometry(points), tips=tips)
+    if layer.size <= DESTINATION_VECTOR_BYTES:
+        return layer, (row, f"{plural} (hover for id and name)")
+    shown = mercator(geometries, features.crs)
+    picture = Picture(_bounds(shown))
+    if areas:
+        picture.lines(shown, DESTINATION_RGBA, 1.5)
+    else:
+        picture.dots(shown, DESTINATION_RGBA, 3)
+    return picture.layer("destinations-picture"), (row, plural)
 
 
 # --------------------------------------------------------------------------------------------------------- pages
@@ -1023,8 +1061,8 @@ def _hidden_sentence(who: str, k: int) -> str:
 
 def _cell_sentences(who: str, k: int, figures: str) -> tuple[str, str]:
     """A merged cell's sentences: how many zones it holds and how many are not shown, then ``figures``."""
-    return (f"{{zones:int}} zones, {{hidden:int}} of them hidden or without households of {tip_text(who)}: "
-            f"{figures}", f"{{zones:int}} zones, all {_hidden_sentence(who, k)}")
+    shown = f"{{zones:int}} zones, {{hidden:int}} of them hidden or without households of {tip_text(who)}: {figures}"
+    return shown, f"{{zones:int}} zones, all {_hidden_sentence(who, k)}"
 
 
 def access_map(twin: Twin, ds: xr.Dataset, *, group: str, minutes: float | None = None,

@@ -7,7 +7,6 @@ from typing import Any
 
 import geopandas as gpd
 import numpy as np
-import pandas as pd
 import xarray as xr
 
 from .. import words

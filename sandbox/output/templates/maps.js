@@ -47,19 +47,55 @@
     }
     return out;
   }
+  // Outlines and paths as straight segments, for a LineLayer: `i` the feature each belongs to, rings closed.
+  function segments(g) {
+    const c = array(g.coords), lines = array(g.lines), owners = array(g.features), parts = g.parts ? array(g.parts) : null;
+    const out = [], at = (v) => [c[2 * v], c[2 * v + 1]];
+    for (let f = 0; f + 1 < owners.length; f++) {
+      const first = parts ? parts[owners[f]] : owners[f], last = parts ? parts[owners[f + 1]] : owners[f + 1];
+      for (let r = first; r < last; r++) {
+        const a = lines[r], b = lines[r + 1];
+        for (let v = a; v + 1 < b; v++) out.push({s: at(v), t: at(v + 1), i: f});
+        if (parts && b - a > 2) out.push({s: at(b - 1), t: at(a), i: f});
+      }
+    }
+    return out;
+  }
   const decoded = new Map();
-  function data(spec) {
-    if (!decoded.has(spec.id)) decoded.set(spec.id, features(spec.geometry));
-    return decoded.get(spec.id);
+  function cached(key, make) {
+    if (!decoded.has(key)) decoded.set(key, make());
+    return decoded.get(key);
   }
   const GEOMETRY = {polygon: {getPolygon: (d) => d.polygon}, path: {getPath: (d) => d.path},
                     point: {getPosition: (d) => d.position}};
+  const SEGMENT = {getSourcePosition: (d) => d.s, getTargetPosition: (d) => d.t};
+  // Where a spec asks for `segments`, its lines are drawn by a LineLayer: a PathLayer computes joints in its vertex
+  // shader, which a software renderer (headless Chromium) takes a second a frame over for thousands of outlines,
+  // and at one or two pixels wide a joint looks no different. A PolygonLayer becomes its fill and its outline.
+  function outline(spec, props) {
+    const lines = {id: spec.id + "-outline", data: cached(spec.id + "-outline", () => segments(spec.geometry)),
+                   pickable: props.pickable, updateTriggers: props.updateTriggers || {}};
+    if (spec.type === "PolygonLayer") {
+      return Object.assign(lines, SEGMENT, {getColor: props.getLineColor, getWidth: props.getLineWidth || 1,
+                                            widthUnits: props.lineWidthUnits || "meters",
+                                            widthMinPixels: props.lineWidthMinPixels || 0,
+                                            widthMaxPixels: props.lineWidthMaxPixels || Number.MAX_SAFE_INTEGER});
+    }
+    return Object.assign({}, props, lines, SEGMENT, {widthUnits: props.widthUnits || "meters"});
+  }
   function layer(spec) {
     const props = Object.assign({}, spec.props, {id: spec.id});
-    if (spec.geometry) Object.assign(props, {data: data(spec)}, GEOMETRY[spec.geometry.kind]);
     if (spec.styles) {
       const index = array(spec.styles.index);
       Object.entries(spec.styles.get).forEach(([name, table]) => { props[name] = (d) => table[index[d.i]]; });
+    }
+    if (spec.segments && spec.type === "PathLayer") return new deck.LineLayer(outline(spec, props));
+    if (spec.geometry) {
+      Object.assign(props, {data: cached(spec.id, () => features(spec.geometry))}, GEOMETRY[spec.geometry.kind]);
+    }
+    if (spec.segments && spec.type === "PolygonLayer") {
+      const fill = props.filled === false ? [] : [new deck.SolidPolygonLayer(Object.assign({}, props, {stroked: false}))];
+      return props.stroked === false ? fill : fill.concat([new deck.LineLayer(outline(spec, props))]);
     }
     return new deck[spec.type](props);
   }
@@ -148,25 +184,23 @@
   Object.values(P.overlays).forEach((spec) => { specs[spec.id] = spec; });
   function tooltip(slot, info) {
     if (!info.picked || !info.object || info.object.i === undefined) return null;
-    const id = info.layer && info.layer.id;
+    const id = info.layer && info.layer.id.replace(/-outline$/, "");
     const text = id === "zones" ? zoneTip(shown[slot], info.object.i) : specs[id] && overlayTip(specs[id], info.object.i);
     return text ? {html: text, style: P.tooltip.style} : null;
   }
 
   // ------------------------------------------------------------------------------------------------- the maps
-  let zones = null;
+  const ZONES = {id: "zones", type: "PolygonLayer", segments: true, geometry: P.zones.geometry};
   function zoneLayer(entry) {
-    if (!zones) zones = features(P.zones.geometry);
     const classes = array(entry.classes);
     const colors = entry.colors.map((c) => c.concat([FILL_ALPHA]));
-    return new deck.PolygonLayer({
-      id: "zones", data: zones, getPolygon: (d) => d.polygon,
+    return layer(Object.assign({}, ZONES, {props: {
       getFillColor: (d) => (classes[d.i] === 0 ? NO_DATA : colors[classes[d.i] - 1]),
       updateTriggers: {getFillColor: entry.classes}, getLineColor: [60, 60, 60, 160], lineWidthMinPixels: 1,
-      pickable: true, autoHighlight: true});
+      pickable: true, autoHighlight: true}}));
   }
   function layers(entry) {
-    return P.base.map(layer).concat([zoneLayer(entry)], entry.overlays.map((name) => layer(P.overlays[name])));
+    return P.base.map(layer).concat([zoneLayer(entry)], entry.overlays.map((name) => layer(P.overlays[name]))).flat();
   }
   function sync(change) {
     viewState = change.viewState;
