@@ -99,9 +99,7 @@ def synthetic_city(n_nodes: int, *, seed: int = 0, block_m: float = 100.0, missi
 def helsinki_city() -> City:
     """The embedded default twin's walking network (central Helsinki, OpenStreetMap), as sandbox compiles it."""
     import sandbox
-    from sandbox.network import compile_network
-
-    net = compile_network(sandbox.load_twin("helsinki").networks["walk"])
+    net = sandbox.load_twin("helsinki").networks["walk"]
     pairs = np.sort(np.column_stack([net.edge_u, net.edge_v]), axis=1)
     _, street = np.unique(pairs, axis=0, return_inverse=True)
     return City("helsinki", net.xy, net.edge_u.astype(np.int64), net.edge_v.astype(np.int64), net.length_m,

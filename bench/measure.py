@@ -22,7 +22,6 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import sandbox  # noqa: E402
 from sandbox import Twin, access, routing  # noqa: E402
-from sandbox.network import compile_network  # noqa: E402
 from timing import peak_rss_mb, reset_peak, rss_mb, timed  # noqa: E402  (bench/timing.py, beside this script)
 
 SHARED_DATA = Path(os.environ.get("SANDBOX_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -58,10 +57,11 @@ def run_case(name: str, twin: Twin, repeats: int, rows: list[tuple]) -> bool:
     """Time the measures on ``twin``; True when a warm nearest is no slower than networkx."""
     start_mb = rss_mb()[0]
     exact = reset_peak()
-    graph = twin.networks["walk"]
+    net = twin.networks["walk"]
+    graph = net.to_networkx()  # the peer's graph
     care = access.destinations(twin, "care")
-    n, households = graph.number_of_nodes(), len(twin.households)
-    print(f"\n## {name}: {n:,} walk nodes, {graph.number_of_edges():,} edges, {households:,} households, "
+    n, households = net.n_nodes, len(twin.households)
+    print(f"\n## {name}: {n:,} walk nodes, {net.n_edges:,} edges, {households:,} households, "
           f"{len(care)} care facilities", flush=True)
 
     def row(measure: str, seconds: float, nx_s: float) -> None:
@@ -69,7 +69,6 @@ def run_case(name: str, twin: Twin, repeats: int, rows: list[tuple]) -> bool:
         print(_format(rows[-1]), flush=True)
 
     build_s = once(lambda: access.search_graph(twin, "care"))  # compiles the network, snaps, builds the CSR
-    net = compile_network(graph)
     points = care.geometry.representative_point()
     positions = np.unique(cKDTree(net.xy).query(np.column_stack([points.x, points.y]))[1])
     sources = net.node_ids[positions].tolist()
@@ -85,7 +84,7 @@ def run_case(name: str, twin: Twin, repeats: int, rows: list[tuple]) -> bool:
     row("nearest care: kernel (routing.nearest)", timed(lambda: routing.nearest(search.graph, search.source_ids),
                                                         repeats), nx_s)
     row("search graph: first build (compile+snap+CSR)", build_s, nx_s)
-    factors = np.where(np.random.default_rng(0).random(graph.number_of_edges()) < CLOSED_SHARE, np.inf, 1.0)
+    factors = np.where(np.random.default_rng(0).random(net.n_edges) < CLOSED_SHARE, np.inf, 1.0)
     closed = twin.replace(edge_factors={"walk": factors})
     row(f"search graph: {CLOSED_SHARE:.0%} streets closed (new weights)",
         once(lambda: access.search_graph(closed, "care")), nx_s)

@@ -71,7 +71,7 @@ def child(kind: str, households: int, seed: int) -> dict:
         return result
 
     twin = stage("build", lambda: town(kind=kind, households=households, seed=seed))
-    out["walk_nodes"] = twin.networks["walk"].number_of_nodes()
+    out["walk_nodes"] = twin.networks["walk"].n_nodes
     with tempfile.TemporaryDirectory() as folder:
         stage("save", lambda: sandbox.save_twin(twin, Path(folder) / "twin"))
         stage("load", lambda: sandbox.load_twin(Path(folder) / "twin"))

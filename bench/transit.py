@@ -343,13 +343,13 @@ def street_section(args: argparse.Namespace) -> list[Row]:
         say(f"streets: skipped, {OSM_EXTRACT} is absent")
         return []
     from sandbox.build import build_twin
-    from sandbox.network import compile_network, node_candidates, point_candidates
+    from sandbox.network import node_candidates, point_candidates
     from sandbox.transit import TransitOptions, stop_points, transit_arrays as street_arrays, travel_time_matrix
 
     start = time.perf_counter()
     twin = build_twin(OSM_EXTRACT, name="hki-extract", calibration="helsinki-centre", gtfs=args.gtfs,
                       gtfs_date=args.date, gtfs_licence="CC BY 4.0 (HSL)")
-    net = compile_network(twin.networks["walk"])
+    net = twin.networks["walk"]
     options = TransitOptions(departure="08:00", window_min=60, max_transfers=args.max_rounds - 1)
     start_arrays = time.perf_counter()
     arrays = street_arrays(twin, options)

@@ -16,7 +16,7 @@ import xarray as xr
 
 from . import routing
 from ._errors import TwinError
-from .network import (Candidates, CompiledNetwork, compile_network, feature_candidates, joined_graph, node_candidates,
+from .network import (Candidates, StreetNetwork, home_candidates, feature_candidates, joined_graph, node_candidates,
                       point_candidates)
 from .transit import WALK, TransitOptions, timetable_of, travel_time_matrix
 from .layers import FACILITY_KINDS
@@ -107,39 +107,19 @@ def search_graph(twin: Twin, to: str, mode: str = "walk") -> Search:
     if key not in twin.cache:
         net = _network(twin, mode)
         features = destinations(twin, to)
-        homes, home_of, homes_digest = _homes(twin)
+        homes, home_of, homes_digest = twin.home_points()
         shared = ("measure", _geometry_digest(features), homes_digest)
         structure = net.cache.get(shared)
         if structure is None:
             if len(net.cache) >= _SHARED_STRUCTURES:
                 net.cache.pop(next(iter(net.cache)))
             structure = net.cache[shared] = joined_graph(
-                net, feature_candidates(net, features, arrive=True), _home_candidates(net, homes, homes_digest),
+                net, feature_candidates(net, features, arrive=True), home_candidates(net, homes, homes_digest),
                 towards_sources=True)
         factors = twin.edge_factors.get(mode)
         graph = structure.graph if factors is None else structure.weighted(net.travel_times(factors))
         twin.cache[key] = Search(features, graph, structure.source_ids, structure.target_ids[home_of])
     return twin.cache[key]
-
-
-def _home_candidates(net: CompiledNetwork, homes: np.ndarray, digest: bytes) -> Candidates:
-    """The homes' ways onto the network, once per network and set of homes (every destination shares them)."""
-    key = ("homes", digest)
-    if key not in net.cache:
-        net.cache[key] = point_candidates(net, homes)
-    return net.cache[key]
-
-
-def _homes(twin: Twin) -> tuple[np.ndarray, np.ndarray, bytes]:
-    """Households of one building share a point: each distinct point is joined once. Returns the distinct points,
-    the position of each household's point and a digest of the points (once per twin object)."""
-    if "homes" not in twin.cache:
-        # (x, y) as one complex number: sorted as rows are (x, then y), ten times faster than unique(axis=0)
-        xy = np.ascontiguousarray(twin.households[["x", "y"]].to_numpy(float)).view(np.complex128).ravel()
-        unique, inverse = np.unique(xy, return_inverse=True)
-        points = np.column_stack([unique.real, unique.imag])
-        twin.cache["homes"] = points, inverse, hashlib.blake2b(points.tobytes()).digest()
-    return twin.cache["homes"]
 
 
 def _geometry_digest(features: gpd.GeoDataFrame) -> bytes:
@@ -363,13 +343,13 @@ def modes(twin: Twin) -> list[str]:
     return [*twin.networks, *(["transit"] if twin.timetable is not None else [])]
 
 
-def _network(twin: Twin, mode: str) -> CompiledNetwork:
+def _network(twin: Twin, mode: str) -> StreetNetwork:
     if mode == "transit":
         timetable_of(twin)
-        return compile_network(twin.networks[WALK])
+        return twin.networks[WALK]
     if mode not in twin.networks:
         raise TwinError(f"mode: unknown '{mode}'; expected one of {', '.join(modes(twin))}")
-    return compile_network(twin.networks[mode])
+    return twin.networks[mode]
 
 
 def transit_times(twin: Twin, to: str, options: TransitOptions | None = None
@@ -381,7 +361,7 @@ def transit_times(twin: Twin, to: str, options: TransitOptions | None = None
     if key not in twin.cache:
         net = _network(twin, "transit")
         features = destinations(twin, to)
-        homes, home_of, _ = _homes(twin)
+        homes, home_of, _ = twin.home_points()
         times = travel_time_matrix(twin, point_candidates(net, homes),
                                            feature_candidates(net, features, arrive=True), options)
         twin.cache[key] = features, times, home_of

@@ -8,7 +8,6 @@ import math
 from dataclasses import dataclass
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
 import shapely
@@ -20,7 +19,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ._errors import TwinError
 from .layers import WAY_TAGS, assign_zones, zone_layer
-from .network import MODES, build_network, node_bounds
+from .network import MODES, StreetNetwork, build_network
 from .population import HELSINKI_CENTRE, Calibration, synthesize_households
 from .timetable import Timetable, Trips, from_trips, join_trips, line_trips
 from .twin import Twin
@@ -152,10 +151,10 @@ def town(*, kind: str = "riverside", households: int = 2000, seed: int = 0, name
                  timetable=timetable, terrain=_terrain(layout, target), how=how, streets=streets, transit=transit)
 
 
-def _streets(ways: gpd.GeoDataFrame, target: CRS) -> tuple[dict[str, nx.MultiDiGraph], gpd.GeoDataFrame]:
+def _streets(ways: gpd.GeoDataFrame, target: CRS) -> tuple[dict[str, StreetNetwork], gpd.GeoDataFrame]:
     """Every mode's street network, and the zones covering the walking network."""
     networks = {mode: build_network(ways, mode) for mode in MODES}
-    return networks, zone_layer(shapely.box(*node_bounds(networks["walk"])), target, cell_m=ZONE_CELL_M)
+    return networks, zone_layer(shapely.box(*networks["walk"].bounds), target, cell_m=ZONE_CELL_M)
 
 
 def _residents(households: int) -> int:
@@ -163,7 +162,7 @@ def _residents(households: int) -> int:
 
 
 def _twin(*, name: str, target: CRS, seed: int, households: int, layers: dict[str, gpd.GeoDataFrame],
-          networks: dict[str, nx.MultiDiGraph], timetable: Timetable, terrain: xr.DataArray, how: dict[str, str],
+          networks: dict[str, StreetNetwork], timetable: Timetable, terrain: xr.DataArray, how: dict[str, str],
           streets: str, transit: str) -> Twin:
     """A town's twin from its parts: households placed in its residential buildings, and provenance from what
     each kind of town says of its parts (``how``), its streets and its transit lines."""
@@ -176,10 +175,10 @@ def _twin(*, name: str, target: CRS, seed: int, households: int, layers: dict[st
                                      f"{RESIDENTS_PER_HOUSEHOLD} residents")
     source = f"synthetic town (sandbox.synth, seed {seed})"
     provenance = {part: {"source": source, "licence": "CC0", "how": text} for part, text in how.items()}
-    for mode, graph in networks.items():
+    for mode, net in networks.items():
         provenance[f"network_{mode}"] = {
             "source": source, "licence": "CC0",
-            "how": f"{streets}; streets usable by {mode} (sandbox.network rules), {graph.graph['dropped_nodes']} "
+            "how": f"{streets}; streets usable by {mode} (sandbox.network rules), {net.dropped_nodes} "
                    "nodes dropped",
         }
     provenance["transit"] = {

@@ -21,7 +21,7 @@ from pyproj import Transformer
 
 from . import raptor, routing
 from ._errors import TwinError
-from .network import Candidates, CompiledNetwork, compile_network, joined_graph, point_candidates
+from .network import Candidates, StreetNetwork, joined_graph, point_candidates
 from .timetable import Timetable
 from .twin import Twin
 
@@ -111,8 +111,8 @@ def stop_points(twin: Twin) -> np.ndarray:
     return twin.cache[("transit", "stop_xy")]
 
 
-def _walk(twin: Twin) -> tuple[CompiledNetwork, np.ndarray]:
-    net = compile_network(twin.networks[WALK])
+def _walk(twin: Twin) -> tuple[StreetNetwork, np.ndarray]:
+    net = twin.networks[WALK]
     return net, net.travel_times(twin.edge_factors.get(WALK))
 
 

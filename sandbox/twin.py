@@ -7,26 +7,25 @@ import hashlib
 import html
 import json
 import warnings
-import weakref
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
 import geopandas as gpd
-import networkx as nx
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyogrio
 import shapely
 import xarray as xr
 
 from ._errors import DataError, TwinError, writing
 from ._io import sha256_file, staged_folder
-from .network import edge_count, network_from_frames, network_to_frames, node_bounds
+from .network import StreetNetwork, as_street_network, network_frames, network_from_frames
 from .timetable import Timetable, read_timetable, timetable_digest, write_timetable
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: street networks as GeoParquet arrays (1: networkx graphs in the GeoPackage)
 LAYER_NAMES = ("buildings", "parks", "transit_stops", "facilities", "water", "zones")
 GROUP_COLUMNS = ("elderly", "elderly_alone", "children")
 
@@ -37,16 +36,17 @@ class Twin:
 
     The twin is never edited in place: a scenario builds a new one with :meth:`replace`, and
     :meth:`fingerprint` proves that the baseline stayed as it was. ``edge_factors`` multiply the travel times
-    of a mode's edges (in ``graph.edges(keys=True)`` order; ``inf`` = closed): a street closure is a weight,
-    not a rebuilt graph. ``flood_depth`` (metres of water on a grid in the twin CRS) is set by a flood scenario.
-    ``timetable`` is one service date of scheduled public transport (the ``transit`` mode), or None.
+    of a mode's edges (in the network's edge order; ``inf`` = closed): a street closure is a weight, not a rebuilt
+    network. ``networks`` are arrays (:class:`~sandbox.network.StreetNetwork`); a networkx graph given instead is
+    converted, and ``twin.networks[mode].to_networkx()`` gives one back. ``flood_depth`` (metres of water on a grid
+    in the twin CRS) is set by a flood scenario. ``timetable`` is one service date of scheduled public transport (the ``transit`` mode), or None.
     """
 
     name: str
     crs: str
     layers: Mapping[str, gpd.GeoDataFrame]
     households: pd.DataFrame
-    networks: Mapping[str, nx.MultiDiGraph]
+    networks: Mapping[str, StreetNetwork]
     terrain: xr.DataArray | None = None
     provenance: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
     edge_factors: Mapping[str, np.ndarray] = dataclasses.field(default_factory=dict)
@@ -60,22 +60,23 @@ class Twin:
         for name, layer in self.layers.items():
             if layer.crs is None or layer.crs.to_string() != self.crs:
                 raise TwinError(f"layer {name}: CRS {layer.crs} differs from the twin's {self.crs}; reproject it")
+        networks = {mode: as_street_network(network) for mode, network in self.networks.items()}
         for mode, factor in self.edge_factors.items():
-            expected = edge_count(self.networks[mode]) if mode in self.networks else -1
+            expected = networks[mode].n_edges if mode in networks else -1
             if np.shape(factor) != (expected,):
                 raise TwinError(f"edge_factors[{mode}]: {np.shape(factor)} values; expected one per {mode} edge "
                                 f"({expected})")
         object.__setattr__(self, "layers", MappingProxyType(dict(self.layers)))
         object.__setattr__(self, "edge_factors", MappingProxyType(
             {mode: np.asarray(f, dtype="float64") for mode, f in self.edge_factors.items()}))
-        object.__setattr__(self, "networks", MappingProxyType(dict(self.networks)))
+        object.__setattr__(self, "networks", MappingProxyType(networks))
         object.__setattr__(self, "provenance", MappingProxyType(dict(self.provenance)))
 
     def travel_time_factors(self, mode: str) -> np.ndarray:
         """Per-edge multipliers of the mode's travel times (ones when nothing is closed or slowed)."""
         if mode in self.edge_factors:
             return self.edge_factors[mode]
-        return np.ones(edge_count(self.networks[mode]))
+        return np.ones(self.networks[mode].n_edges)
 
     def with_layer(self, name: str, layer: gpd.GeoDataFrame) -> Twin:
         """A new twin with one layer swapped, the others shared."""
@@ -117,12 +118,23 @@ class Twin:
                     digest.update(np.asarray(grid[dim].values, dtype="float64").tobytes())
         return digest.hexdigest()[:16]
 
+    def home_points(self) -> tuple[np.ndarray, np.ndarray, bytes]:
+        """The distinct points households live at (households of one building share one, so each is joined to the
+        streets once), each household's position among them, and a digest of the points; once per twin object."""
+        if "homes" not in self.cache:
+            # (x, y) as one complex number: sorted as rows are (x, then y), ten times faster than unique(axis=0)
+            xy = np.ascontiguousarray(self.households[["x", "y"]].to_numpy(float)).view(np.complex128).ravel()
+            unique, inverse = np.unique(xy, return_inverse=True)
+            points = np.column_stack([unique.real, unique.imag])
+            self.cache["homes"] = points, inverse.ravel(), hashlib.blake2b(points.tobytes()).digest()
+        return self.cache["homes"]
+
     @property
     def extent(self) -> tuple[float, float, float, float]:
         """Bounding box (left, bottom, right, top) of the walking network, the area the twin speaks for."""
         if "extent" not in self.cache:
-            graph = self.networks.get("walk") or next(iter(self.networks.values()))
-            self.cache["extent"] = tuple(float(v) for v in node_bounds(graph))
+            net = self.networks.get("walk") or next(iter(self.networks.values()))
+            self.cache["extent"] = net.bounds
         return self.cache["extent"]
 
     def summary(self) -> dict[str, Any]:
@@ -136,9 +148,8 @@ class Twin:
                 "source": self.provenance.get(name, {}).get("source", ""),
                 "licence": self.provenance.get(name, {}).get("licence", ""),
             }
-        networks = {mode: {"nodes": g.number_of_nodes(), "edges": g.number_of_edges(),
-                           "dropped_nodes": int(g.graph.get("dropped_nodes", 0))}
-                    for mode, g in self.networks.items()}
+        networks = {mode: {"nodes": net.n_nodes, "edges": net.n_edges, "dropped_nodes": net.dropped_nodes}
+                    for mode, net in self.networks.items()}
         hh = self.households
         groups = {"all": {"households": int(len(hh)), "residents": int(hh["size"].sum())}}
         for group in GROUP_COLUMNS:
@@ -180,8 +191,8 @@ class Twin:
     def __repr__(self) -> str:
         layers = ", ".join(f"{name} {len(layer):,}" for name, layer in self.layers.items())
         households, residents = self._group_counts()["all"]
-        networks = ", ".join(f"{mode} {g.number_of_nodes():,} nodes/{g.number_of_edges():,} edges"
-                             for mode, g in self.networks.items())
+        networks = ", ".join(f"{mode} {net.n_nodes:,} nodes/{net.n_edges:,} edges"
+                             for mode, net in self.networks.items())
         extras = "".join(f"; {part}" for part, grid in (("terrain", self.terrain), ("flood depth", self.flood_depth))
                          if grid is not None)
         if self.timetable is not None:
@@ -200,8 +211,7 @@ class Twin:
         layers = [(name, f"{len(layer):,}", self.provenance.get(name, {}).get("source", ""),
                    self.provenance.get(name, {}).get("licence", "")) for name, layer in self.layers.items()]
         groups = [(group, f"{n:,}", f"{r:,}") for group, (n, r) in self._group_counts().items()]
-        networks = [(mode, f"{g.number_of_nodes():,}", f"{g.number_of_edges():,}")
-                    for mode, g in self.networks.items()]
+        networks = [(mode, f"{net.n_nodes:,}", f"{net.n_edges:,}") for mode, net in self.networks.items()]
         grids = [(name, " x ".join(str(n) for n in grid.shape)) for name, grid in
                  (("terrain", self.terrain), ("flood depth", self.flood_depth)) if grid is not None]
         source = self.provenance.get("households", {}).get("source", "")
@@ -213,16 +223,23 @@ class Twin:
                 + (table(("grid", "cells"), grids) if grids else "") + "</div>")
 
 
-_network_digests: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def network_digest(graph: nx.MultiDiGraph) -> bytes:
-    """Content hash of a street graph, once per graph object: scenario twins share their graphs with the baseline
-    (closures are edge factors, not edits), so a variant's fingerprint does not re-read every street."""
-    if graph not in _network_digests:
-        nodes, edges = network_to_frames(graph)
-        _network_digests[graph] = frame_digest(nodes) + frame_digest(edges)
-    return _network_digests[graph]
+def network_digest(net: StreetNetwork) -> bytes:
+    """Content hash of a street network's arrays, once per network object: scenario twins share their networks
+    with the baseline (closures are edge factors, not edits), so a variant's fingerprint does not re-read every
+    street. Equal after a save and load (names and tags as text, geometry as coordinates)."""
+    if "digest" not in net.cache:
+        digest = hashlib.sha256(repr((net.n_nodes, net.n_edges)).encode())
+        for array in (net.node_ids, net.xy, net.edge_u, net.edge_v, net.keys, net.osmids, net.length_m, net.time_s):
+            digest.update(np.ascontiguousarray(array).tobytes())
+        for text in (net.highways, net.names):  # as codes and the distinct values: joining every name took 2 s
+            codes, values = pd.factorize(text, use_na_sentinel=True)
+            digest.update(codes.astype("int64").tobytes())
+            digest.update("\x1f".join(map(str, values)).encode())
+        coords, owner = shapely.get_coordinates(net.geometry, return_index=True)
+        digest.update(coords.tobytes())
+        digest.update(np.bincount(owner, minlength=net.n_edges).tobytes())
+        net.cache["digest"] = digest.digest()
+    return net.cache["digest"]
 
 
 def frame_digest(frame: pd.DataFrame) -> bytes:
@@ -247,7 +264,8 @@ def _column_bytes(series: pd.Series) -> bytes:
 
 
 def save_twin(twin: Twin, folder: str | Path) -> Path:
-    """Write a twin folder (GeoPackage, optional GeoTIFF, twin.json); written aside, then moved into place.
+    """Write a twin folder (layers and households in a GeoPackage, each street network's nodes and edges as
+    GeoParquet, optional GeoTIFFs and timetable, twin.json); written aside, then moved into place.
     twin.json records every file's sha256, which :func:`read_twin` checks. Raises OutputError (one line) when the
     folder cannot be written (read-only, a file, disk full)."""
     with writing(folder), staged_folder(folder) as staging:
@@ -257,13 +275,13 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
             for name, layer in twin.layers.items():
                 pyogrio.write_dataframe(layer.reset_index(), gpkg, layer=name, promote_to_multi=False)
             pyogrio.write_dataframe(twin.households.reset_index(), gpkg, layer="households")
-            network_attrs = {}
-            for mode, graph in twin.networks.items():
-                nodes, edges = network_to_frames(graph)
-                edges["factor"] = twin.travel_time_factors(mode)
-                pyogrio.write_dataframe(nodes.drop(columns="geometry"), gpkg, layer=f"network_{mode}_nodes")
-                pyogrio.write_dataframe(edges, gpkg, layer=f"network_{mode}_edges")
-                network_attrs[mode] = {k: v for k, v in graph.graph.items() if k != "crs"}
+        for mode, net in twin.networks.items():
+            nodes, edges = network_frames(net)
+            edges["factor"] = twin.travel_time_factors(mode)
+            nodes.to_parquet(staging / f"network_{mode}_nodes.parquet", index=False)
+            lines = (edges.geom_type == "LineString").all()  # GeoArrow's native lines read fastest; else WKB
+            edges.to_parquet(staging / f"network_{mode}_edges.parquet", index=False,
+                             geometry_encoding="geoarrow" if lines else "WKB")
         for name, grid in (("terrain", twin.terrain), ("flood_depth", twin.flood_depth)):
             if grid is not None:
                 grid.rio.to_raster(staging / f"{name}.tif")
@@ -275,7 +293,7 @@ def save_twin(twin: Twin, folder: str | Path) -> Path:
             "crs": twin.crs,
             "fingerprint": twin.fingerprint(),
             "layers": {name: layer.index.name for name, layer in twin.layers.items()},
-            "networks": network_attrs,
+            "networks": {mode: net.attrs for mode, net in twin.networks.items()},
             "provenance": {k: dict(v) for k, v in twin.provenance.items()},
             # Checked on every load: a hash of the bytes costs milliseconds, the fingerprint a tenth of a second.
             "files": {path.name: sha256_file(path) for path in sorted(staging.iterdir()) if path.is_file()},
@@ -359,15 +377,19 @@ def _read_contents(folder: Path, manifest: dict[str, Any]) -> Twin:
             layers[name] = frame.set_crs(crs, allow_override=True)
         households = pyogrio.read_dataframe(gpkg, layer="households", read_geometry=False, use_arrow=True)
         households = pd.DataFrame(households).set_index("household_id")
-        networks, factors = {}, {}
-        for mode, attrs in manifest["networks"].items():
-            nodes = pyogrio.read_dataframe(gpkg, layer=f"network_{mode}_nodes", read_geometry=False, use_arrow=True)
-            edges = pyogrio.read_dataframe(gpkg, layer=f"network_{mode}_edges", use_arrow=True)
-            networks[mode] = network_from_frames(nodes, edges, crs=crs, attrs=attrs)
-            if (edges["factor"] != 1).any():
-                factors[mode] = edges["factor"].to_numpy(float)
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, KeyError) as exc:
         raise DataError(f"{gpkg}: cannot read the twin's layers ({exc}); rebuild the twin folder") from exc
+    networks, factors = {}, {}
+    for mode, attrs in manifest["networks"].items():
+        path = folder / f"network_{mode}_edges.parquet"
+        try:
+            nodes = pd.read_parquet(folder / f"network_{mode}_nodes.parquet")
+            edges = gpd.read_parquet(path)
+            networks[mode] = network_from_frames(nodes, edges, crs=crs, attrs=attrs)
+        except (OSError, ValueError, KeyError, pa.ArrowException) as exc:
+            raise DataError(f"{path}: cannot read the {mode} network ({exc}); rebuild the twin folder") from exc
+        if (edges["factor"] != 1).any():
+            factors[mode] = edges["factor"].to_numpy(float)
     grids = {}
     for name in ("terrain", "flood_depth"):
         if (folder / f"{name}.tif").is_file():

@@ -12,7 +12,7 @@ import pytest
 import shapely
 
 from sandbox import TwinError, access, routing
-from sandbox.network import compile_network, polygon_candidates, snap_points
+from sandbox.network import polygon_candidates, snap_points
 from tests.tiny import BLOCK_M, CRS, node_xy, tiny_twin
 
 WALK = 1.2
@@ -92,9 +92,10 @@ def test_custom_boolean_group_and_bad_names(tiny):
 
 
 def test_closed_streets_lengthen_walks(tiny):
-    graph = tiny.networks["walk"]
+    net = tiny.networks["walk"]
     corner_0_0, corner_0_1 = 1, 5
-    closed = np.array([{u, v} == {corner_0_0, corner_0_1} for u, v, _ in graph.edges(keys=True)])
+    closed = np.array([{u, v} == {corner_0_0, corner_0_1}
+                       for u, v in zip(net.node_ids[net.edge_u].tolist(), net.node_ids[net.edge_v].tolist())])
     assert closed.sum() == 2
     before = access.nearest(tiny, "care")["travel_time_s"].to_numpy()
     closed_twin = tiny.replace(edge_factors={"walk": np.where(closed, np.inf, 1.0)})
@@ -137,7 +138,7 @@ def test_travel_times_matrix_with_access_legs(tiny):
 def brute_force_times(twin, households_xy, targets, *, arrive_polygons: bool) -> np.ndarray:
     """Household -> destination times by networkx: every pair of open entry candidates, full Dijkstra over the
     open streets."""
-    net = compile_network(twin.networks["walk"])
+    net = twin.networks["walk"]
     factors = twin.travel_time_factors("walk")
     time_s = net.travel_times(factors)
     graph = nx.DiGraph()
@@ -163,7 +164,7 @@ def test_measures_equal_a_brute_force_oracle_on_helsinki_sample(helsinki, to, po
     sample = helsinki.households.iloc[np.sort(rng.choice(len(helsinki.households), 25, replace=False))]
     twin = helsinki.replace(households=sample)
     if closures:  # a fifth of the streets closed, another fifth at half speed
-        draw = rng.random(twin.networks["walk"].number_of_edges())
+        draw = rng.random(twin.networks["walk"].n_edges)
         twin = twin.replace(edge_factors={"walk": np.select([draw < 0.2, draw < 0.4], [np.inf, 2.0], 1.0)})
     targets = access.destinations(twin, to)
     times = brute_force_times(twin, sample[["x", "y"]].to_numpy(), targets, arrive_polygons=polygons)
@@ -211,7 +212,7 @@ def test_helsinki_walks_are_realistic(helsinki):
 def fresh_nearest(twin, to: str) -> np.ndarray:
     """Household times to the nearest ``to``, from a search graph compiled from scratch for this twin: only the
     open entries, the closures applied to the streets (the pipeline before search graphs were cached)."""
-    net = compile_network(twin.networks["walk"])
+    net = twin.networks["walk"]
     factors = twin.travel_time_factors("walk")
     time_s = net.travel_times(factors)
     unique, home_of = np.unique(twin.households[["x", "y"]].to_numpy(float), axis=0, return_inverse=True)
@@ -255,7 +256,7 @@ def test_a_measure_builds_its_search_graph_once(tiny, monkeypatch):
 def test_closed_streets_equal_a_freshly_built_search(helsinki, to):
     rng = np.random.default_rng(8)
     access.nearest(helsinki, to)  # the baseline's structure is cached first, then shared by the variants
-    draw = rng.random(helsinki.networks["walk"].number_of_edges())
+    draw = rng.random(helsinki.networks["walk"].n_edges)
     for factors in (np.where(draw < 0.1, np.inf, 1.0), np.select([draw < 0.05, draw < 0.3], [np.inf, 3.0], 1.0)):
         variant = helsinki.replace(edge_factors={"walk": factors})
         got = access.nearest(variant, to)["travel_time_s"].to_numpy()

@@ -29,7 +29,7 @@ def test_info_json_has_the_same_numbers(helsinki):
     assert summary["households"]["all"]["residents"] == 10287
     assert summary["layers"]["buildings"]["rows"] == len(helsinki.layers["buildings"])
     assert summary["fingerprint"] == helsinki.fingerprint()
-    assert summary["networks"]["drive"]["nodes"] == helsinki.networks["drive"].number_of_nodes()
+    assert summary["networks"]["drive"]["nodes"] == helsinki.networks["drive"].n_nodes
 
 
 def test_unknown_twin_is_one_line_and_exit_2():

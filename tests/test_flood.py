@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
+from types import SimpleNamespace
 
 import geopandas as gpd
 import networkx as nx
@@ -18,6 +19,7 @@ from scipy import ndimage
 
 from sandbox import DataError, TwinError
 from sandbox.hazards import flood
+from sandbox.network import StreetNetwork
 from sandbox.terrain import read_dem
 from tests.tiny import CRS, node_xy, tiny_twin
 
@@ -382,17 +384,18 @@ def test_edge_depths_across_a_flooded_strip():
     def line(*points):
         return shapely.LineString([(LEFT + x, TOP - y) for x, y in points])
 
-    graph.add_edge(1, 2, geometry=line((5, 55), (95, 55)))  # crosses the strip
-    graph.add_edge(3, 4, geometry=line((5, 5), (35, 5)))  # stays west of it
-    graph.add_edge(5, 6)  # no geometry: the straight line between its nodes, across the strip
-    graph.add_edge(1, 3, geometry=line((5, 55), (45, 55), (45, 5), (5, 5)))  # dips into the shallow column only
-    graph.add_edge(1, 2, geometry=line((5, 55), (42, 55)))  # a second edge 1 -> 2 (key 1), 2 m into it
-    graph.add_edge(7, 8)  # off the raster
-    got = flood.edge_depths(depth, graph)
+    times = {"length": 1.0, "travel_time_s": 1.0}  # edge_depths reads only the lines
+    graph.add_edge(1, 2, geometry=line((5, 55), (95, 55)), **times)  # crosses the strip
+    graph.add_edge(3, 4, geometry=line((5, 5), (35, 5)), **times)  # stays west of it
+    graph.add_edge(5, 6, **times)  # no geometry: the straight line between its nodes, across the strip
+    graph.add_edge(1, 3, geometry=line((5, 55), (45, 55), (45, 5), (5, 5)), **times)  # into the shallow column only
+    graph.add_edge(1, 2, geometry=line((5, 55), (42, 55)), **times)  # a second edge 1 -> 2 (key 1), 2 m into it
+    graph.add_edge(7, 8, **times)  # off the raster
+    got = flood.edge_depths(depth, StreetNetwork.from_networkx(graph))
     order = [(u, v, k) for u, v, k in graph.edges(keys=True)]
     expected = {(1, 2, 0): 0.4, (1, 2, 1): 0.25, (1, 3, 0): 0.25, (3, 4, 0): 0.0, (5, 6, 0): 0.4, (7, 8, 0): 0.0}
     assert got.tolist() == [expected[key] for key in order]
-    assert flood.edge_depths(depth, nx.MultiDiGraph()).shape == (0,)
+    assert flood.edge_depths(depth, StreetNetwork.from_networkx(nx.MultiDiGraph(crs=CRS))).shape == (0,)
 
 
 def test_edge_factors_per_mode():
@@ -420,6 +423,31 @@ def test_flooded_points():
         flood.flooded_points(depth, np.zeros(3))
 
 
+def test_edge_depths_sample_only_streets_near_water_and_miss_none():
+    """Streets are sampled only where their box holds a wet cell: the depths equal sampling every street, for
+    short and long streets, streets touching a pond at a corner, and streets off the raster."""
+    rng = np.random.default_rng(7)
+    values = np.zeros((60, 80))
+    values[20:24, 30:33] = 0.3  # a pond
+    values[rng.integers(0, 60, 15), rng.integers(0, 80, 15)] = 0.05  # puddles of one cell
+    values[40, 70] = np.nan
+    depth = grid(values)
+    starts = rng.uniform([LEFT - 100, TOP - 700], [LEFT + 900, TOP + 100], (400, 2))
+    ends = starts + rng.normal(0, 60, (400, 2)) * rng.choice([0.1, 1.0, 5.0], (400, 1))
+    bends = (starts + ends) / 2 + rng.normal(0, 20, (400, 2))
+    lines = shapely.linestrings(np.stack([starts, bends, ends], axis=1))
+    lines[:3] = [shapely.LineString([(LEFT + 300, TOP - 200.5), (LEFT + 300, TOP - 150)]),  # ends in the pond
+                 shapely.LineString([(LEFT + 200, TOP - 230), (LEFT + 400, TOP - 230)]),  # crosses it
+                 shapely.LineString([(LEFT - 50, TOP + 50), (LEFT - 10, TOP + 10)])]  # off the raster
+    net = SimpleNamespace(geometry=lines)
+    x, y, first = flood._samples(lines, 5.0)
+    transform, shape = depth.rio.transform(), depth.shape
+    every = np.maximum.reduceat(np.nan_to_num(flood._sample(depth, transform, shape, x, y), nan=0.0), first)
+    assert np.array_equal(flood.edge_depths(depth, net), every)
+    assert (every > 0).sum() > 10 and every[0] == 0.3 and every[1] == 0.3 and every[2] == 0.0
+    assert len(flood._near_water(depth, transform, lines)) < 0.5 * len(lines)  # most streets are not sampled
+
+
 def test_flood_on_the_tiny_twin_closes_the_streets_it_covers():
     twin = tiny_twin()
     x0, y0 = node_xy(0, 0)
@@ -427,10 +455,10 @@ def test_flood_on_the_tiny_twin_closes_the_streets_it_covers():
     ground[:, 19:21] = 0.0  # a channel under the middle of the streets between grid columns 1 and 2
     dem = grid(ground, left=x0 - 50, top=y0 + 350)
     depth = flood.bathtub(dem, 0.5)
-    graph = twin.networks["walk"]
-    edge = flood.edge_depths(depth, graph)
-    crossing = [min(graph.nodes[u]["x"], graph.nodes[v]["x"]) == x0 + 100 and graph.nodes[u]["y"] == graph.nodes[v]["y"]
-                for u, v in graph.edges()]
+    net = twin.networks["walk"]
+    edge = flood.edge_depths(depth, net)
+    (ux, uy), (vx, vy) = net.xy[net.edge_u].T, net.xy[net.edge_v].T
+    crossing = ((np.minimum(ux, vx) == x0 + 100) & (uy == vy)).tolist()
     assert np.array_equal(edge, np.where(crossing, 0.5, 0.0)) and sum(crossing) == 8
     factors = flood.edge_factors(edge, mode="walk")
     flooded = twin.replace(edge_factors={"walk": factors})

@@ -205,7 +205,7 @@ def test_the_surge_floods_the_market_square_shore_but_not_the_centre(helsinki):
     buildings = helsinki.layers["buildings"]
     assert 0 < found["buildings_flooded"] < 0.05 * len(buildings)
     assert "Vanha Kauppahalli" in run.flood.buildings["name"].tolist()  # the Old Market Hall on the quay
-    walk_m = sum(length for *_, length in helsinki.networks["walk"].edges(data="length"))
+    walk_m = helsinki.networks["walk"].length_m.sum()
     assert 500 < found["streets_impassable_m"]["walk"] < 0.05 * walk_m
     assert found["streets_impassable_m"]["drive"] > 0
     # The shore is market, hall and offices: the homes nearby stand higher and stay dry, but the households whose

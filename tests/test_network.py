@@ -1,6 +1,9 @@
-"""Mode rules, travel times, the connected core and the GeoPackage round trip of street graphs."""
+"""Mode rules, travel times, the connected core, street networks as arrays (their frames, networkx views and
+pickles) and entries onto them."""
 
 from __future__ import annotations
+
+import pickle
 
 import geopandas as gpd
 import networkx as nx
@@ -11,8 +14,8 @@ import shapely
 
 from sandbox import TwinError
 from sandbox import layers
-from sandbox.network import (Speeds, build_network, compile_network, mode_directions, network_from_frames,
-                              network_to_frames, point_candidates)
+from sandbox.network import (Speeds, StreetNetwork, as_street_network, build_network, mode_directions,
+                             network_frames, network_from_frames, point_candidates)
 
 # Node id -> (x, y) in metres; a square 1-2-3-4 of 100 m sides plus a spur 4-5 and an isolated pair 8-9.
 NODES = {1: (0, 0), 2: (100, 0), 3: (100, 100), 4: (0, 100), 5: (-50, 100), 8: (500, 500), 9: (520, 500)}
@@ -51,46 +54,86 @@ def test_drivers_follow_one_way_streets_and_stay_off_footways():
     assert backward.tolist() == [True, False, False, True, False, False]
 
 
-def test_walk_graph_keeps_the_largest_component_and_times_follow_speed():
-    graph = build_network(SQUARE, "walk", speeds=Speeds(walk_mps=1.25))
-    assert set(graph.nodes) == {1, 2, 3, 4}
-    assert graph.graph["dropped_nodes"] == 2  # the isolated pair 8-9
-    assert graph.number_of_edges() == 8
-    data = graph.get_edge_data(1, 2)[0]
-    assert data["length"] == pytest.approx(100.0)
-    assert data["travel_time_s"] == pytest.approx(80.0)
-    assert graph.nodes[3] == {"x": 100.0, "y": 100.0}
-    assert nx.shortest_path_length(graph, 1, 3, weight="length") == pytest.approx(200.0)
+def edge_index(net: StreetNetwork) -> dict[tuple[int, int], int]:
+    """(u, v) node ids -> edge position, for networks without parallel edges."""
+    return {(u, v): i for i, (u, v) in enumerate(zip(net.node_ids[net.edge_u].tolist(),
+                                                      net.node_ids[net.edge_v].tolist()))}
 
 
-def test_drive_graph_uses_maxspeed_and_is_strongly_connected():
+def test_walk_network_keeps_the_largest_component_and_times_follow_speed():
+    net = build_network(SQUARE, "walk", speeds=Speeds(walk_mps=1.25))
+    assert set(net.node_ids.tolist()) == {1, 2, 3, 4}
+    assert net.dropped_nodes == 2  # the isolated pair 8-9
+    assert net.n_edges == 8
+    one_two = edge_index(net)[(1, 2)]
+    assert net.length_m[one_two] == pytest.approx(100.0)
+    assert net.time_s[one_two] == pytest.approx(80.0)
+    assert net.xy[net.node_ids.tolist().index(3)].tolist() == [100.0, 100.0]
+    assert nx.shortest_path_length(net.to_networkx(), 1, 3, weight="length") == pytest.approx(200.0)
+
+
+def test_drive_network_uses_maxspeed_and_is_strongly_connected():
     triangle = ways(
         (1, 2, {"highway": "residential", "oneway": "yes"}),
         (2, 3, {"highway": "primary", "oneway": "yes", "maxspeed": "36"}),
         (3, 1, {"highway": "residential", "oneway": "yes"}),
         (3, 4, {"highway": "residential", "oneway": "yes"}),  # a dead-end one-way: cannot come back
     )
-    graph = build_network(triangle, "drive")
-    assert set(graph.nodes) == {1, 2, 3}
-    assert graph.get_edge_data(2, 3)[0]["travel_time_s"] == pytest.approx(100.0 / 10.0)
-    assert graph.get_edge_data(1, 2)[0]["travel_time_s"] == pytest.approx(100.0 / (30 / 3.6))
-    assert nx.is_strongly_connected(graph)
+    net = build_network(triangle, "drive")
+    assert set(net.node_ids.tolist()) == {1, 2, 3}
+    edge = edge_index(net)
+    assert net.time_s[edge[(2, 3)]] == pytest.approx(100.0 / 10.0)
+    assert net.time_s[edge[(1, 2)]] == pytest.approx(100.0 / (30 / 3.6))
+    assert set(edge) == {(1, 2), (2, 3), (3, 1)}
+    assert nx.is_strongly_connected(net.to_networkx())
 
 
 def test_reverse_edges_carry_reversed_geometry():
-    graph = build_network(SQUARE, "walk")
-    forward = graph.get_edge_data(1, 2)[0]["geometry"]
-    backward = graph.get_edge_data(2, 1)[0]["geometry"]
+    net = build_network(SQUARE, "walk")
+    edge = edge_index(net)
+    forward, backward = net.geometry[edge[(1, 2)]], net.geometry[edge[(2, 1)]]
     assert list(forward.coords) == list(reversed(backward.coords))
+    assert len(net.undirected()) == 4  # each street drawn once
 
 
-def test_frames_round_trip_keeps_every_edge():
-    graph = build_network(SQUARE, "walk")
-    nodes, edges = network_to_frames(graph)
-    again = network_from_frames(nodes, edges, crs=graph.graph["crs"], attrs={"mode": "walk"})
-    assert sorted(again.edges(keys=True)) == sorted(graph.edges(keys=True))
-    assert [d["travel_time_s"] for *_, d in again.edges(keys=True, data=True)] == \
-        [d["travel_time_s"] for *_, d in graph.edges(keys=True, data=True)]
+def test_frames_round_trip_keeps_every_edge_in_order():
+    net = build_network(SQUARE, "walk")
+    nodes, edges = network_frames(net)
+    again = network_from_frames(nodes, edges, crs=net.crs, attrs=net.attrs)
+    for name in ("node_ids", "xy", "edge_u", "edge_v", "keys", "osmids", "length_m", "time_s"):
+        assert np.array_equal(getattr(again, name), getattr(net, name)), name
+    assert again.names.tolist() == net.names.tolist() and again.highways.tolist() == net.highways.tolist()
+    assert all(a.equals_exact(b, 0) for a, b in zip(again.geometry, net.geometry))
+    assert (again.mode, again.dropped_nodes, again.access_mps) == ("walk", 2, net.access_mps)
+    with pytest.raises(TwinError, match="edges name nodes the network does not have"):
+        network_from_frames(nodes.iloc[:1], edges, crs=net.crs, attrs=net.attrs)
+
+
+def test_networkx_is_a_view_both_ways():
+    """to_networkx gives osmnx's conventions; from_networkx numbers edges in graph order and gives the same
+    arrays back; a graph is converted once per object."""
+    net = build_network(SQUARE, "walk")
+    graph = net.to_networkx()
+    assert graph.graph["crs"] == net.crs and graph.graph["dropped_nodes"] == 2
+    assert sorted(graph.edges(keys=True)) == sorted(zip(net.node_ids[net.edge_u].tolist(),
+                                                        net.node_ids[net.edge_v].tolist(), net.keys.tolist()))
+    again = StreetNetwork.from_networkx(graph)
+    order = [(u, v, k) for u, v, k in graph.edges(keys=True)]
+    mine = list(zip(net.node_ids[net.edge_u].tolist(), net.node_ids[net.edge_v].tolist(), net.keys.tolist()))
+    position = [mine.index(e) for e in order]
+    assert np.array_equal(again.time_s, net.time_s[position])
+    assert again.names.tolist() == net.names[position].tolist()
+    assert as_street_network(graph) is as_street_network(graph)
+    assert as_street_network(net) is net
+
+
+def test_a_pickled_network_leaves_what_is_derived_behind():
+    net = build_network(SQUARE, "walk")
+    assert net.time.n_nodes == 4 and len(net.tree.query(shapely.box(0, 0, 10, 10))) > 0
+    net.cache["search"] = "derived"
+    again = pickle.loads(pickle.dumps(net))
+    assert again.cache == {} and "tree" not in again.__dict__ and "time" not in again.__dict__
+    assert np.array_equal(again.time_s, net.time_s) and again.time.n_nodes == 4
 
 
 def test_no_usable_street_and_unprojected_input_are_errors():
@@ -102,19 +145,11 @@ def test_no_usable_street_and_unprojected_input_are_errors():
         mode_directions(SQUARE, "boat")
 
 
-def test_a_graph_is_compiled_once_per_object():
-    graph = build_network(SQUARE, "walk")
-    net = compile_network(graph)
-    assert compile_network(graph) is net
-    assert compile_network(graph.copy()) is not net
-
-
 def test_closures_only_take_entries_away():
     """A point 10 m from corner 1 on both its streets: candidates on four directed edges, priced per closure."""
-    graph = build_network(SQUARE, "walk", speeds=Speeds(walk_mps=1.0))
-    net = compile_network(graph)
+    net = build_network(SQUARE, "walk", speeds=Speeds(walk_mps=1.0))
     candidates = point_candidates(net, np.array([[10.0, 10.0]]))
-    edge = {(u, v): i for i, (u, v, _) in enumerate(graph.edges(keys=True))}
+    edge = edge_index(net)
 
     def entries(closed=(), slowed=()):
         factors = np.ones(len(edge))

@@ -181,7 +181,7 @@ def gpkg(tree, helsinki, tmp_path_factory):
     """layers.gpkg with the zone layers and an interventions layer mixing buildings, a street and facilities."""
     buildings = helsinki.layers["buildings"].iloc[:3]
     facilities = helsinki.layers["facilities"].iloc[:2]
-    street = next(iter(helsinki.networks["walk"].edges(data=True)))[2]["geometry"]
+    street = helsinki.networks["walk"].geometry[0]
     interventions = gpd.GeoDataFrame(
         {"change": ["new building"] * 3 + ["walk street closed"] + ["removed facility"] * 2,
          "name": [None, "Kerrostalo", np.nan, "Mannerheimintie", "Clinic", None],

@@ -70,10 +70,10 @@ def test_layers_are_filled_and_in_the_twin_crs(riverside):
 
 
 def test_networks_are_connected_and_cross_the_river_only_at_bridges(riverside):
-    for mode, graph in riverside.networks.items():
-        assert graph.graph["dropped_nodes"] == 0, mode
-        assert nx.is_strongly_connected(graph), mode
-    walk = riverside.networks["walk"]
+    for mode, net in riverside.networks.items():
+        assert net.dropped_nodes == 0, mode
+        assert nx.is_strongly_connected(net.to_networkx()), mode
+    walk = riverside.networks["walk"].to_networkx()
     assert {d["highway"] for *_, d in walk.edges(data=True)} == {"residential", "primary"}
     river = water(riverside, "river")
     crossing = [(u, v, k) for u, v, k, d in walk.edges(keys=True, data=True) if d["geometry"].intersects(river)]
@@ -186,4 +186,4 @@ def test_a_large_town_builds(riverside):
     assert len(large.layers["buildings"]) > 8 * len(riverside.layers["buildings"])
     width = large.extent[2] - large.extent[0]
     assert width > 2.5 * (riverside.extent[2] - riverside.extent[0])
-    assert all(graph.graph["dropped_nodes"] == 0 for graph in large.networks.values())
+    assert all(net.dropped_nodes == 0 for net in large.networks.values())

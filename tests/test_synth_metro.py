@@ -39,8 +39,8 @@ def larger():
     return town(kind="metro", households=20_000, seed=4)
 
 
-def edges(twin, mode="walk"):
-    return [d for *_, d in twin.networks[mode].edges(data=True)]
+def street_names(twin) -> set[str]:
+    return {name for name in twin.networks["walk"].names.tolist() if name is not None}
 
 
 def to_centre(points, centres: np.ndarray) -> np.ndarray:
@@ -65,33 +65,33 @@ def test_about_one_walk_node_per_household(which, request):
     households = len(twin.households)
     assert households == pytest.approx(5000 if which == "metro" else 20_000, rel=0.02)
     assert twin.households["size"].sum() == round((5000 if which == "metro" else 20_000) * RESIDENTS_PER_HOUSEHOLD)
-    assert 0.6 < twin.networks["walk"].number_of_nodes() / households < 1.6
-    for mode, graph in twin.networks.items():
-        assert graph.graph["dropped_nodes"] == 0, mode  # one connected network, nothing cut off
+    assert 0.6 < twin.networks["walk"].n_nodes / households < 1.6
+    for mode, net in twin.networks.items():
+        assert net.dropped_nodes == 0, mode  # one connected network, nothing cut off
 
 
 def test_several_centres_with_their_own_street_patterns(metro, larger):
     for twin, (households, seed) in ((metro, (5000, 2)), (larger, (20_000, 4))):
         city = _city(households, seed, 10.0)
         assert 3 <= len(city.centres) <= 6 and set(city.patterns) == set(PATTERNS)
-        names = {d["name"].split()[0] for d in edges(twin) if isinstance(d["name"], str)}
+        names = {name.split()[0] for name in street_names(twin)}
         assert set(city.names) <= names  # every district has streets named after its centre
         care = round(households * RESIDENTS_PER_HOUSEHOLD / RESIDENTS_PER_FACILITY["care"])
         at_centres = {f"{name} Health Centre" for name in city.names[:max(1, care)]}
         assert at_centres <= set(twin.layers["facilities"]["name"])  # the first centres each have one
     assert len(_city(1_000_000, 0, 10.0).centres) > len(_city(5000, 0, 10.0).centres)
-    assert set(CENTRE_NAMES[:3]) <= {d["name"].split()[0] for d in edges(metro) if isinstance(d["name"], str)}
+    assert set(CENTRE_NAMES[:3]) <= {name.split()[0] for name in street_names(metro)}
 
 
 def test_footways_blocks_and_arterials(metro):
-    walk, drive = edges(metro, "walk"), edges(metro, "drive")
-    kinds = {d["highway"] for d in walk}
+    walk, drive = metro.networks["walk"], metro.networks["drive"]
+    kinds = set(walk.highways.tolist())
     assert kinds <= set(HIGHWAYS) and {"footway", "residential", "primary", "secondary"} <= kinds
-    footways = sum(d["highway"] == "footway" for d in walk) / len(walk)
+    footways = (walk.highways == "footway").mean()
     assert 0.15 < footways < 0.6  # footways cut blocks and cross parks
-    assert "footway" not in {d["highway"] for d in drive}  # for walking only
-    assert metro.networks["walk"].number_of_nodes() > 1.3 * metro.networks["drive"].number_of_nodes()
-    lengths = np.array([d["length"] for d in walk if d["highway"] != "footway"])
+    assert "footway" not in set(drive.highways.tolist())  # for walking only
+    assert walk.n_nodes > 1.3 * drive.n_nodes
+    lengths = walk.length_m[walk.highways != "footway"]
     assert 15 < np.median(lengths) < 40  # a node every lattice step along streets, as in OSM's unsimplified ways
     assert HIGHWAYS[FOOTWAY] == "footway"
 
@@ -102,7 +102,8 @@ def test_a_coast_and_a_river(metro):
     assert river.area > 0.02 * sea.area and river.distance(sea) < 1.0  # the river runs into the sea
     buildings = metro.layers["buildings"]
     assert not buildings.intersects(sea).any() and not buildings.intersects(river).any()
-    crossing = {d["name"] for d in edges(metro) if d["geometry"].intersects(river)}
+    walk = metro.networks["walk"]
+    crossing = set(walk.names[shapely.intersects(walk.geometry, river)].tolist())
     assert len(crossing) >= 2 and all(name.endswith("Bridge") for name in crossing)
 
 

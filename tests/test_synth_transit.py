@@ -68,7 +68,7 @@ def test_stops_are_the_layer_and_lie_on_the_walk_network(riverside, larger):
         x, y = stop_xy(twin).T
         assert ((x > left) & (x < right) & (y > bottom) & (y < top)).all()
         walk = twin.networks["walk"]
-        streets = shapely.union_all([d["geometry"] for *_, d in walk.edges(data=True)])
+        streets = shapely.union_all(walk.geometry)
         assert shapely.distance(streets, shapely.points(x, y)).max() < 30
 
 

@@ -82,9 +82,8 @@ def test_every_measure_and_the_od_matrix_by_transit(twin) -> None:
 
 def test_closed_streets_lengthen_the_walk_to_the_stop(twin) -> None:
     # Close every street at corner (3, 3): household 2 cannot reach stop A or anything else.
-    from sandbox.network import compile_network
 
-    net = compile_network(twin.networks["walk"])
+    net = twin.networks["walk"]
     at_corner = np.isin(net.edge_u, np.flatnonzero(np.all(np.isclose(net.xy, node_xy(3, 3)), axis=1))) | \
         np.isin(net.edge_v, np.flatnonzero(np.all(np.isclose(net.xy, node_xy(3, 3)), axis=1)))
     closed = twin.replace(edge_factors={"walk": np.where(at_corner, np.inf, 1.0)})

@@ -23,7 +23,7 @@ def trips(city):
     """40 x 40 door-to-door trips between seeded points of the walking network, by transit and on foot, with
     their straight-line distances (m)."""
     rng = np.random.default_rng(7)
-    nodes = np.array([(d["x"], d["y"]) for _, d in city.networks["walk"].nodes(data=True)])
+    nodes = city.networks["walk"].xy
     pick = nodes[rng.choice(len(nodes), 80, replace=False)]
     points = gpd.GeoDataFrame(geometry=gpd.points_from_xy(pick[:, 0], pick[:, 1]), crs=city.crs)
     origins, destinations = points.iloc[:40], points.iloc[40:].reset_index(drop=True)

@@ -43,14 +43,13 @@ def test_default_layers_carry_the_columns_indicators_need(helsinki):
 
 @pytest.mark.parametrize("mode, min_nodes", [("walk", 4000), ("bike", 1500), ("drive", 1000)])
 def test_every_mode_has_a_connected_network_with_travel_times(helsinki, mode, min_nodes):
-    graph = helsinki.networks[mode]
-    assert graph.number_of_nodes() >= min_nodes
-    lengths = np.array([d["length"] for *_, d in graph.edges(data=True)])
-    times = np.array([d["travel_time_s"] for *_, d in graph.edges(data=True)])
+    net = helsinki.networks[mode]
+    assert net.n_nodes >= min_nodes
+    lengths, times = net.length_m, net.time_s
     assert (lengths > 0).all() and (times > 0).all()
     if mode == "walk":
         assert np.allclose(times, lengths / 1.2)
-    assert graph.graph["crs"] == helsinki.crs
+    assert net.crs == helsinki.crs and net.mode == mode
 
 
 def test_households_match_the_calibration(helsinki):
@@ -152,7 +151,7 @@ def test_a_larger_real_extract_builds(shared_data):
     twin = build_twin(shared_data / "osm" / "test_hki_centra.osm.pbf", name="centre", crs=3067,
                       calibration="helsinki-centre")
     assert twin.crs == "EPSG:3067"
-    assert twin.networks["walk"].number_of_nodes() > 20_000
+    assert twin.networks["walk"].n_nodes > 20_000
     assert len(twin.layers["buildings"]) > 3_000
     assert twin.households["size"].sum() == HELSINKI_CENTRE.residents
 
@@ -161,14 +160,14 @@ def test_edge_factors_are_part_of_the_twin_and_survive_a_round_trip(tmp_path):
     from tests.tiny import tiny_twin
 
     twin = tiny_twin()
-    factors = np.ones(twin.networks["walk"].number_of_edges())
+    factors = np.ones(twin.networks["walk"].n_edges)
     factors[[0, 3]] = [np.inf, 2.0]
     closed = twin.replace(edge_factors={"walk": factors})
     assert closed.fingerprint() != twin.fingerprint()
     again = read_twin(save_twin(closed, tmp_path / "closed"))
     assert again.fingerprint() == closed.fingerprint()
     assert again.travel_time_factors("walk")[:4].tolist() == [np.inf, 1.0, 1.0, 2.0]
-    assert again.travel_time_factors("drive").tolist() == [1.0] * twin.networks["drive"].number_of_edges()
+    assert again.travel_time_factors("drive").tolist() == [1.0] * twin.networks["drive"].n_edges
     with pytest.raises(TwinError, match=r"edge_factors\[walk\]: \(3,\) values; expected one per walk edge"):
         twin.replace(edge_factors={"walk": np.ones(3)})
 
@@ -187,7 +186,9 @@ def damage(path, size=200_000):
 def test_a_damaged_twin_folder_is_one_line_error(helsinki, tmp_path):
     folder = save_twin(helsinki, tmp_path / "my-twin")
     manifest = json.loads((folder / "twin.json").read_text())
-    assert set(manifest["files"]) == {"layers.gpkg", "timetable.npz"} and len(manifest["files"]["layers.gpkg"]) == 64
+    networks = {f"network_{mode}_{part}.parquet" for mode in ("walk", "bike", "drive") for part in ("nodes", "edges")}
+    assert set(manifest["files"]) == {"layers.gpkg", "timetable.npz", *networks}
+    assert all(len(digest) == 64 for digest in manifest["files"].values())
     damage(folder / "layers.gpkg")
     with pytest.raises(TwinError) as caught:
         read_twin(folder)
@@ -196,6 +197,22 @@ def test_a_damaged_twin_folder_is_one_line_error(helsinki, tmp_path):
     (folder / "layers.gpkg").unlink()
     with pytest.raises(TwinError, match="layers.gpkg: missing, though twin.json lists it"):
         load_twin(folder)
+
+
+def test_an_unreadable_network_is_one_line_data_error(tmp_path):
+    """A folder without hashes (as written before they were recorded) reads its files: a damaged network is one
+    line naming the file."""
+    from tests.tiny import tiny_twin
+
+    folder = save_twin(tiny_twin(), tmp_path / "old")
+    manifest = json.loads((folder / "twin.json").read_text())
+    del manifest["files"]
+    (folder / "twin.json").write_text(json.dumps(manifest))
+    (folder / "network_walk_edges.parquet").write_bytes(b"not a parquet file")
+    with pytest.raises(DataError) as caught:
+        read_twin(folder)
+    assert str(caught.value).startswith(f"{folder}/network_walk_edges.parquet: cannot read the walk network (")
+    assert str(caught.value).endswith("; rebuild the twin folder") and "\n" not in str(caught.value)
 
 
 def test_a_folder_without_hashes_is_checked_against_its_fingerprint(tmp_path):
@@ -246,7 +263,7 @@ def test_a_damaged_named_cache_is_rebuilt_with_a_notice(helsinki, tmp_path, monk
     damage(folder / "layers.gpkg")
     again = load_twin("helsinki")  # rebuilt from the OSM extract
     assert again.fingerprint() == helsinki.fingerprint()
-    assert again.networks["walk"].number_of_edges() == helsinki.networks["walk"].number_of_edges()
+    assert again.networks["walk"].n_edges == helsinki.networks["walk"].n_edges
     notice = capsys.readouterr().err.splitlines()
     assert notice == [f"notice: the cached helsinki twin is damaged (layers.gpkg: does not match the hash recorded "
                       f"in twin.json); rebuilding it in {folder}"]

@@ -11,7 +11,7 @@ import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ..network import compile_network, snap_points
+from ..network import Entries, home_candidates, snap_points
 from ..twin import GROUP_COLUMNS, Twin
 from . import flood
 
@@ -58,17 +58,19 @@ def flooded_network(twin: Twin, depth, passable_m: dict[str, float]
     """Per mode: the travel-time factors that the water along every edge implies, combined with any closures
     already in the twin; and the water depth along every edge, which :func:`assess` reuses for the street layer."""
     factors, depths = {}, {}
-    for mode, graph in twin.networks.items():
+    for mode, net in twin.networks.items():
         limit = passable_m.get(mode, flood.PASSABLE_M.get(mode, 0.2))
-        depths[mode] = flood.edge_depths(depth, graph)
+        depths[mode] = flood.edge_depths(depth, net)
         factors[mode] = twin.travel_time_factors(mode) * flood.edge_factors(depths[mode], mode=mode, limit_m=limit)
     return factors, depths
 
 
 def _main_component(twin: Twin, mode: str) -> np.ndarray:
     """Nodes (positions in the compiled network) of the largest part of the network still passable: the dry
-    city that people can reach help from."""
-    net = compile_network(twin.networks[mode])
+    city that people can reach help from. Once per twin object and mode."""
+    if ("main component", mode) in twin.cache:
+        return twin.cache[("main component", mode)]
+    net = twin.networks[mode]
     open_edges = np.isfinite(twin.travel_time_factors(mode))
     n = net.n_nodes
     adjacency = coo_matrix((np.ones(open_edges.sum()), (net.edge_u[open_edges], net.edge_v[open_edges])),
@@ -76,22 +78,25 @@ def _main_component(twin: Twin, mode: str) -> np.ndarray:
     _, label = connected_components(adjacency, directed=False)
     sizes = np.bincount(label[np.unique(np.concatenate([net.edge_u[open_edges], net.edge_v[open_edges]]))],
                         minlength=label.max() + 1) if open_edges.any() else np.zeros(1)
-    return label == int(np.argmax(sizes))
+    main = twin.cache[("main component", mode)] = label == int(np.argmax(sizes))
+    return main
 
 
-def _cut_off(twin: Twin, xy: np.ndarray, mode: str = "walk") -> np.ndarray:
-    """Points whose every way onto the network leads to a part cut off from the main, dry network."""
-    if len(xy) == 0:
-        return np.zeros(0, bool)
-    # Households of one building share a point: each distinct point is snapped once (as access._homes does).
-    places = np.ascontiguousarray(np.asarray(xy, dtype=float)).view(np.complex128).ravel()
-    unique, home = np.unique(places, return_inverse=True)
-    net = compile_network(twin.networks[mode])
-    entries = snap_points(net, np.column_stack([unique.real, unique.imag]), factors=twin.travel_time_factors(mode))
-    main = _main_component(twin, mode)
-    reaches = np.zeros(len(unique), bool)
-    np.logical_or.at(reaches, entries.point, main[entries.node])
-    return ~reaches[home.ravel()]
+def _cut_off(twin: Twin, entries: Entries, mode: str = "walk") -> np.ndarray:
+    """Points whose every open way onto the network (``entries``) leads to a part cut off from the main, dry
+    network."""
+    reaches = np.zeros(entries.n_points, bool)
+    np.logical_or.at(reaches, entries.point, _main_component(twin, mode)[entries.node])
+    return ~reaches
+
+
+def _households_cut_off(twin: Twin, mode: str = "walk") -> np.ndarray:
+    """Households cut off (:func:`_cut_off`). Each home point joins the streets as the accessibility measures
+    join it, so the two share the work (``network.home_candidates``)."""
+    points, home_of, digest = twin.home_points()
+    net = twin.networks[mode]
+    entries = home_candidates(net, points, digest).entries(net.travel_times(twin.travel_time_factors(mode)))
+    return _cut_off(twin, entries, mode)[home_of]
 
 
 def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
@@ -111,7 +116,7 @@ def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
 
     households = twin.households
     home_flooded = households["building_id"].isin(flooded.index).to_numpy()
-    stranded = home_flooded | _cut_off(twin, households[["x", "y"]].to_numpy(float))
+    stranded = home_flooded | _households_cut_off(twin)
     rows = {}
     for group in ("all", *GROUP_COLUMNS):
         members = np.ones(len(households), bool) if group == "all" else households[group].to_numpy(bool)
@@ -125,14 +130,14 @@ def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
     facilities = twin.layers["facilities"]
     xy = np.column_stack([facilities.geometry.x, facilities.geometry.y]) if len(facilities) else np.zeros((0, 2))
     is_flooded = flood.flooded_points(depth, xy, threshold_m=FLOODED_HOME_M)
+    entries = snap_points(twin.networks["walk"], xy, factors=twin.travel_time_factors("walk"))
     facility_table = pd.DataFrame({"name": facilities["name"], "kind": facilities["kind"], "flooded": is_flooded,
-                                   "cut_off": ~is_flooded & _cut_off(twin, xy)}, index=facilities.index)
+                                   "cut_off": ~is_flooded & _cut_off(twin, entries)}, index=facilities.index)
 
     street_rows = []
-    for mode, graph in twin.networks.items():
-        edge_depth = street_depths[mode] if street_depths else flood.edge_depths(depth, graph)
+    for mode, net in twin.networks.items():
+        edge_depth = street_depths[mode] if street_depths else flood.edge_depths(depth, net)
         wet = np.flatnonzero(edge_depth > 0)
-        net = compile_network(graph)
         factors = twin.travel_time_factors(mode)
         for i in wet:
             street_rows.append({"mode": mode, "name": net.names[i], "depth_m": float(edge_depth[i]),

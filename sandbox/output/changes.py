@@ -28,11 +28,10 @@ def changes_layer(baseline: Twin, variant: Twin, *, flooded_buildings: gpd.GeoDa
         old = baseline.travel_time_factors(mode)
         changed = np.flatnonzero(factors != old)
         if len(changed):
-            edges = list(variant.networks[mode].edges(data=True))
+            net = variant.networks[mode]
             for i in changed:
                 rows.append({"change": f"{mode} street {'closed' if np.isinf(factors[i]) else 'slowed'}",
-                             "name": _name(edges[i][2].get("name")), "id": int(edges[i][2]["osmid"]),
-                             "geometry": edges[i][2]["geometry"]})
+                             "name": _name(net.names[i]), "id": int(net.osmids[i]), "geometry": net.geometry[i]})
     if flooded_buildings is not None:
         for index, row in flooded_buildings.iterrows():
             rows.append({"change": "flooded building", "name": f"{row['max_depth_m']:.2f} m of water",

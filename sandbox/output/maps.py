@@ -42,7 +42,6 @@ import xarray as xr
 from .. import words
 from .._errors import TwinError
 from ..access import destination_names, destinations
-from ..network import compile_network, edge_count
 from ..privacy import DEFAULT_K, suppress
 from ..results import BASELINE, SCENARIO, SIDES
 from ..twin import Twin
@@ -494,13 +493,10 @@ def _bounds(*frames: Any) -> tuple[float, float, float, float]:
 
 def street_lines(twin: Twin) -> np.ndarray | None:
     """Each walkable street once (not both directions), in the twin's CRS, from the compiled network's arrays."""
-    graph = twin.networks.get("walk")
-    if graph is None or edge_count(graph) == 0:
+    net = twin.networks.get("walk")
+    if net is None or net.n_edges == 0:
         return None
-    net = compile_network(graph)
-    pairs = pd.DataFrame({"low": np.minimum(net.edge_u, net.edge_v), "high": np.maximum(net.edge_u, net.edge_v),
-                          "key": net.keys})
-    return net.geometry[~pairs.duplicated().to_numpy()]
+    return net.geometry[net.undirected()]
 
 
 def base_layers(twin: Twin) -> list[MapLayer]:

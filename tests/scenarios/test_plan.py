@@ -143,7 +143,9 @@ def test_street_closure_is_an_edge_weight_for_its_modes(tiny):
                             "modes: [walk]}]"), tiny)
     variant = apply(planned)
     walk = variant.travel_time_factors("walk")
-    closed = [(u, v) for (u, v, _), factor in zip(variant.networks["walk"].edges(keys=True), walk) if np.isinf(factor)]
+    net = variant.networks["walk"]
+    closed = [(u, v) for u, v, factor in zip(net.node_ids[net.edge_u].tolist(), net.node_ids[net.edge_v].tolist(), walk)
+              if np.isinf(factor)]
     assert sorted(closed) == [(1, 5), (5, 1)]  # the west street's first block, both ways
     assert np.isfinite(walk).sum() == len(walk) - 2
     assert set(variant.edge_factors) == {"walk"}  # bike and drive untouched

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import networkx as nx
 import numpy as np
 import shapely
 from pydantic import Field, StrictInt, field_validator, model_validator
 
-from ...network import MODES
+from ...network import MODES, StreetNetwork
 from ...twin import Twin
 from ..fields import LINES, Located, StreetMode, parse_geojson
 from ... import timetable
@@ -20,7 +18,7 @@ from .base import Context, Resolution, Unit, outside_twin, register, stops_insid
 
 @dataclass
 class Streets(Resolution):
-    flags: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, one per edge in graph order
+    flags: dict[str, np.ndarray] = field(default_factory=dict)  # per mode, one per edge in the network's order
     stops: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # timetable stops inside the closure
 
 
@@ -104,37 +102,14 @@ class CloseStreets(Located, Unit):
             ctx.stage_factors(twin, mode, np.where(flags, multiplier, 1.0))
 
 
-@dataclass(frozen=True, eq=False)
-class _Edges:
-    """A graph's edges in graph order, as arrays, with a spatial index: made once per graph."""
-
-    osmids: list
-    lines: np.ndarray
-    lengths: np.ndarray
-    tree: shapely.STRtree
-
-
-_EDGES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _edges(graph: nx.MultiDiGraph) -> _Edges:
-    if graph not in _EDGES:
-        data = [d for *_, d in graph.edges(data=True)]
-        lines = np.array([d["geometry"] for d in data], dtype=object)
-        _EDGES[graph] = _Edges([d["osmid"] for d in data], lines, shapely.length(lines), shapely.STRtree(lines))
-    return _EDGES[graph]
-
-
-def edge_flags(graph: nx.MultiDiGraph, shape: shapely.Geometry | None, osm_ids: list[int] | None) -> np.ndarray:
-    """Flags of the graph's edges (in graph order) that a closure covers: by OSM id, or with half their length
+def edge_flags(net: StreetNetwork, shape: shapely.Geometry | None, osm_ids: list[int] | None) -> np.ndarray:
+    """Flags of the network's edges (in its order) that a closure covers: by OSM id, or with half their length
     (at most 20 m) inside ``shape`` (twin CRS), so streets that merely touch it at a corner stay open."""
-    edges = _edges(graph)
     if osm_ids is not None:
-        wanted = set(osm_ids)
-        return np.array([osmid in wanted for osmid in edges.osmids], dtype=bool)
-    needed = np.minimum(0.5 * edges.lengths, 20.0)
+        return np.isin(net.osmids, np.asarray(osm_ids, dtype="int64"))
+    needed = np.minimum(0.5 * shapely.length(net.geometry), 20.0)
     flags = needed <= 0  # an edge of no length is covered wherever the closure is (as it always was)
-    near = edges.tree.query(shape)  # the others: only those whose boxes meet the closure's can be inside it
-    inside = shapely.length(shapely.intersection(edges.lines[near], shape))
+    near = net.tree.query(shape)  # the others: only those whose boxes meet the closure's can be inside it
+    inside = shapely.length(shapely.intersection(net.geometry[near], shape))
     flags[near] = inside >= needed[near]
     return flags
