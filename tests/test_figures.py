@@ -156,3 +156,23 @@ def test_the_run_folder_holds_the_maps(tmp_path):
     # No elderly group computed: the maps show the first group.
     figure = indicator_figure(open_run(folder), "nearest-care-walk", baseline=twin, variant=twin, group="elderly")
     assert "residents" in figure.texts[0].get_text() and "elderly" not in figure.texts[0].get_text()
+
+
+def test_a_large_base_map_is_drawn_as_one_image(kamppi, monkeypatch):
+    """Past BASE_VECTOR_VERTICES the buildings, parks and water are one image per twin under the zones (shared by a
+    scenario that left them alone), in the base map's colours, and the legend keeps their rows."""
+    from matplotlib.colors import to_rgba
+
+    from sandbox.output import figures
+
+    monkeypatch.setattr(figures, "BASE_VECTOR_VERTICES", 0)
+    figure = figure_of(kamppi, "nearest-care-walk")
+    for ax in figure.axes[:3]:
+        assert not [c for c in ax.collections if str(c.get_gid()).startswith("base-")]
+        (image,) = [i for i in ax.images if i.get_gid() == "base-image"]
+        drawn = image.get_array().reshape(-1, 4)
+        building = np.round(255 * np.array(to_rgba(figures.BASE_COLORS["buildings"])))
+        assert (np.abs(drawn - building).max(axis=1) == 0).sum() > 1000  # the buildings' pixels
+        assert image.zorder < next(c.zorder for c in ax.collections if c.get_gid() == f"zones-{ax.get_label()}")
+    labels = [text.get_text() for legend in figure.legends for text in legend.get_texts()]
+    assert {"buildings", "parks", "water"} <= set(labels)

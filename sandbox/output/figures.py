@@ -19,6 +19,7 @@ import numpy as np
 import shapely
 import xarray as xr
 from matplotlib import colormaps
+from matplotlib.colors import to_rgba
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import LineCollection, PathCollection
@@ -32,8 +33,8 @@ from mpl_toolkits.axes_grid1.anchored_artists import AnchoredSizeBar
 from .. import words
 from ..results import BASELINE, CHANGE, SCENARIO, SIDES, indicator_names, zones_frame
 from ..twin import Twin
-from .maps import (CHANGE_STYLES, DESTINATION_RGBA, FLOOD_BLUES, WATER_RGBA, ZoneMap, change_kind, credits,
-                   destinations_of, scenario_maps)
+from .maps import (CHANGE_STYLES, DESTINATION_RGBA, FILL_ALPHA, FLOOD_BLUES, WATER_RGBA, Picture, Scale, ZoneMap,
+                   change_kind, credits, destinations_of, scenario_maps)
 
 SIZE_IN = (15.0, 6.0)
 DPI = 150
@@ -45,7 +46,10 @@ FLOOD_CLASSES = ((0.01, 0.25, "under 0.5 m deep"), (0.5, 0.75, "0.5-1 m deep"), 
                  (2.0, 2.0, "2 m deep or more"))  # (from, drawn as, label)
 FLOOD_DEEPEST_M = 2.0
 FLOOD_ALPHA = 190 / 255
-FLOOD_IMAGE_PX = 2048  # the flood picture's long side at most: a panel is about 530 pixels wide
+# Pictures' long sides at most: a panel is 3.55 in at 150 dpi, about 530 pixels wide; twice that keeps them crisp.
+FLOOD_IMAGE_PX = 1200
+BASE_VECTOR_VERTICES = 1_000_000  # above, the base map is drawn as one image (BASE_IMAGE_PX) rather than as paths
+BASE_IMAGE_PX = 1200
 NICE_LENGTHS_M = (10, 20, 25, 50, 100, 200, 250, 500, 1000, 2000, 2500, 5000, 10_000, 20_000, 25_000, 50_000)
 HIDDEN_LABEL = "hidden (fewer than {k} households, or hidden with them) or no residents"
 
@@ -116,7 +120,7 @@ def indicator_figure(results: xr.DataTree, key: str, *, baseline: Twin, variant:
                               MAP_WIDTH_IN / width, map_height / height), label=side)
         _frame(ax, limits, PANEL_TITLES[side])
         drawing.base(ax, zone_map.twin)
-        colors = [_rgba(zone_map.scale.color(float(v))) for v in zone_map.values.reindex(drawing.zones.index)]
+        colors = _zone_colors(zone_map.scale, zone_map.values.reindex(drawing.zones.index).to_numpy(float))
         ax.add_collection(PathCollection(drawing.zone_paths, facecolors=colors, edgecolors=(0.3, 0.3, 0.3, 0.45),
                                          linewidths=0.3, zorder=4, gid=f"zones-{side}"), autolim=False)
         if zone_map.twin.flood_depth is not None:
@@ -160,17 +164,26 @@ class _Drawing:
         extent = baseline.extent  # the twin's extent, which may reach past the zones
         self.bounds = min(left, extent[0]), min(bottom, extent[1]), max(right, extent[2]), max(top, extent[3])
         self.base_paths: dict[int, dict[str, MplPath]] = {}
+        self.base_images: dict[int, np.ndarray] = {}  # a large town's base map, as one RGBA image per twin
+        self.base_names: set[str] = set()  # the base layers drawn, for the legend
         for twin in (baseline, variant):
-            self.base_paths[id(twin)] = {}
-            for name in BASE_COLORS:
-                if name in twin.layers and len(twin.layers[name]):
-                    geometries = twin.layers[name].geometry.to_numpy()
-                    before = baseline.layers.get(name)
-                    same = twin is not baseline and before is not None and len(before) == len(geometries) and all(
-                        map(operator.is_, before.geometry.to_numpy(), geometries))
-                    # A scenario's twin keeps the baseline's geometries where it left a layer alone: drawn once.
-                    self.base_paths[id(twin)][name] = (self.base_paths[id(baseline)][name] if same
-                                                       else _compound_path(geometries))
+            layers = {name: twin.layers[name].geometry.to_numpy() for name in BASE_COLORS
+                      if name in twin.layers and len(twin.layers[name])}
+            # A scenario's twin keeps the baseline's geometries where it left a layer alone: drawn once.
+            same = twin is not baseline and all(
+                name in baseline.layers and len(baseline.layers[name]) == len(geometries)
+                and all(map(operator.is_, baseline.layers[name].geometry.to_numpy(), geometries))
+                for name, geometries in layers.items())
+            self.base_names.update(layers)
+            if same:
+                self.base_paths[id(twin)] = self.base_paths[id(baseline)]
+                if id(baseline) in self.base_images:
+                    self.base_images[id(twin)] = self.base_images[id(baseline)]
+            elif sum(int(shapely.get_num_coordinates(g).sum()) for g in layers.values()) > BASE_VECTOR_VERTICES:
+                self.base_paths[id(twin)] = {}
+                self.base_images[id(twin)] = _base_image(layers, self.bounds)
+            else:
+                self.base_paths[id(twin)] = {name: _compound_path(g) for name, g in layers.items()}
         self._floods: dict[int, tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]] = {}
         self._destinations: dict[tuple[int, str], tuple[list[np.ndarray], np.ndarray]] = {}
         self.change_kinds: list[str] = []
@@ -185,6 +198,11 @@ class _Drawing:
                 self._changes.append((kind, _lines(geometries), points))
 
     def base(self, ax: Axes, twin: Twin) -> None:
+        if id(twin) in self.base_images:
+            left, bottom, right, top = self.bounds
+            ax.imshow(self.base_images[id(twin)], extent=(left, right, bottom, top), origin="upper",
+                      interpolation="nearest", zorder=1, gid="base-image")
+            return
         for zorder, (name, path) in enumerate(self.base_paths[id(twin)].items(), start=1):
             ax.add_collection(PathCollection([path], facecolors=[BASE_COLORS[name]], edgecolors="none",
                                              zorder=zorder, gid=f"base-{name}"), autolim=False)
@@ -285,7 +303,7 @@ def _context_handles(drawing: _Drawing, zone_map: ZoneMap, *, k: int, to: str) -
         handles += [Patch(facecolor=flood_color(drawn_as), edgecolor=FLOOD_EDGE, linewidth=0.4,
                           label=f"flood water {label}") for _, drawn_as, label in FLOOD_CLASSES]
     handles += [Patch(facecolor=BASE_COLORS[name], edgecolor="none", label=name) for name in BASE_COLORS
-                if any(name in layers for layers in drawing.base_paths.values())][::-1]
+                if name in drawing.base_names][::-1]
     return handles
 
 
@@ -293,6 +311,18 @@ def _symbol(symbol: str, color: list[int]) -> dict[str, Any]:
     """A change's mark (+ new, × removed) as a matplotlib marker."""
     return {"marker": "P" if symbol == "+" else "X", "markersize": 6.5, "markerfacecolor": _rgba(color),
             "markeredgecolor": "white", "markeredgewidth": 0.6}
+
+
+def _base_image(layers: dict[str, np.ndarray], bounds: tuple[float, float, float, float]) -> np.ndarray:
+    """The base map's layers drawn into one RGBA image over ``bounds`` (:class:`~.maps.Picture`, in the twin's
+    CRS): a panel shows a large town's buildings smaller than its pixels, and drawing them as paths took most of
+    the figures' time (half a million buildings, nine panels)."""
+    picture = Picture(bounds, long_px=BASE_IMAGE_PX)
+    for name, geometries in layers.items():
+        color = [round(255 * c) for c in to_rgba(BASE_COLORS[name])]
+        picture.polygons(geometries, color, color)
+    palette = np.array([(0, 0, 0, 0), *(c for c in picture.palette[1:])], dtype=np.uint8)
+    return palette[picture.pixels]
 
 
 def _ragged(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -403,6 +433,13 @@ def _inside(edges: list[float], i: int) -> float:
     if np.isfinite(low) and np.isfinite(high):
         return (low + high) / 2
     return high - 1 if np.isfinite(high) else low + 1
+
+
+def _zone_colors(scale: Scale, values: np.ndarray) -> np.ndarray:
+    """Each zone's fill (RGBA, 0-1) in ``scale``'s classes, as :meth:`Scale.color` gives it, for every zone at
+    once: one call per zone took 5 s for a million-household town's nine panels."""
+    table = np.array([_rgba(scale.color(np.nan)), *(_rgba([*c, FILL_ALPHA]) for c in scale.colors)])
+    return table[scale.indices(values) + 1]  # class -1 (no data) reads the first row
 
 
 def _rgba(color: list[int] | tuple[int, ...]) -> tuple[float, float, float, float]:

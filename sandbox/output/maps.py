@@ -296,8 +296,17 @@ def _flat(geometries: Any) -> np.ndarray:
     return shapely.force_2d(geometries) if shapely.has_z(geometries).any() else geometries
 
 
+def _parts(geometries: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each geometry's parts with the geometry each belongs to; single parts as they are (splitting a city's
+    streets and buildings, nearly all single, took seconds)."""
+    flat = _flat(geometries)
+    if not np.isin(shapely.get_type_id(flat), (4, 5, 6, 7)).any():
+        return flat, np.arange(len(flat))
+    return shapely.get_parts(flat, return_index=True)
+
+
 def _polygon_parts(geometries: Any) -> tuple[np.ndarray, np.ndarray]:
-    parts, owner = shapely.get_parts(_flat(geometries), return_index=True)
+    parts, owner = _parts(geometries)
     keep = (shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)
     return parts[keep], owner[keep]
 
@@ -319,7 +328,7 @@ def polygon_geometry(geometries: Any) -> dict[str, Any]:
 
 def _line_parts(geometries: Any) -> tuple[np.ndarray, np.ndarray]:
     """Lines, and the outer rings of areas, one per part, with the feature each belongs to."""
-    parts, owner = shapely.get_parts(_flat(geometries), return_index=True)
+    parts, owner = _parts(geometries)
     kind = shapely.get_type_id(parts)
     parts = np.where(kind == 3, shapely.get_exterior_ring(parts), parts)
     keep = np.isin(kind, (1, 2, 3)) & ~shapely.is_empty(parts)
@@ -443,15 +452,31 @@ class Picture:
         from PIL import Image, ImageDraw
 
         parts, _ = _line_parts(geometries)
+        if round(width_px) <= 1:  # every line at once (PIL drew a town's million streets one at a time: 8 s)
+            self._trace(parts, self._index(rgba))
+            return
         lines, extent, centre = self._pixel_rings(parts)
         mask = Image.new("L", (self.width, self.height), 0)
         draw = ImageDraw.Draw(mask)
         small = extent < 1
         for line in lines(~small):
             if len(line) >= 4:
-                draw.line(line, fill=1, width=max(round(width_px), 1))
+                draw.line(line, fill=1, width=round(width_px))
         self.pixels[np.asarray(mask) == 1] = self._index(rgba)
         self._dots(centre[small], self._index(rgba))
+
+    def _trace(self, lines: np.ndarray, index: int) -> None:
+        """One-pixel lines, as a line-drawing algorithm draws them: along each segment, one pixel per step of its
+        longer axis, the pixel under the point."""
+        coords, owner = shapely.get_coordinates(lines, return_index=True)
+        x = (coords[:, 0] - self.left) * self.scale
+        y = (self.top - coords[:, 1]) * self.scale
+        same = np.flatnonzero(owner[1:] == owner[:-1])  # segments: consecutive vertices of one line
+        x0, y0, dx, dy = x[same], y[same], x[same + 1] - x[same], y[same + 1] - y[same]
+        steps = np.ceil(np.maximum(np.abs(dx), np.abs(dy))).astype(np.int64) + 1  # points per segment
+        segment = np.repeat(np.arange(len(same)), steps)
+        at = (np.arange(steps.sum()) - np.repeat(np.cumsum(steps) - steps, steps)) / np.maximum(steps - 1, 1)[segment]
+        self._dots(np.column_stack([x0[segment] + at * dx[segment], y0[segment] + at * dy[segment]]), index)
 
     def dots(self, geometries: Any, rgba: Sequence[int], radius_px: float) -> None:
         """A round dot at each feature's representative point."""

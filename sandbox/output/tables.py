@@ -48,18 +48,44 @@ def long_table(tree: xr.DataTree) -> pd.DataFrame:
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """Write :func:`long_table` so that counts read as whole numbers ("12", not "12.0") and every other value
-    reads back as exactly the float it was."""
+    reads back as exactly the float it was (Python's shortest repr).
+
+    Written column by column, each distinct text formatted once: pandas' ``to_csv`` took 18 s for the 4 million
+    rows of a million-household town. The text is what ``to_csv`` wrote (minimal quoting, booleans as True/False,
+    empty for missing)."""
     path = Path(path)
-    counts = table["units"].isin(COUNT_UNITS).to_numpy()
-    text = [_number(value, count) for value, count in zip(table["value"].to_numpy(), counts)]
-    table.assign(value=text).to_csv(path, index=False)
+    columns = [_repeated(table[name]) for name in CSV_COLUMNS if name != "value"]
+    columns.insert(CSV_COLUMNS.index("value"), _values(table["value"].to_numpy(float),
+                                                       table["units"].isin(COUNT_UNITS).to_numpy()))
+    with open(path, "w", encoding="utf-8", newline="") as out:
+        out.write(",".join(CSV_COLUMNS) + "\n")
+        if len(table):
+            out.write("\n".join(map(",".join, zip(*columns))) + "\n")
     return path
 
 
-def _number(value: float, count: bool) -> str:
-    if np.isnan(value):
-        return ""
-    return f"{value:.0f}" if count and float(value).is_integer() else repr(float(value))
+def _repeated(column: pd.Series) -> np.ndarray:
+    """A column of few distinct values as CSV fields: each distinct value formatted once, missing ones empty."""
+    codes, distinct = pd.factorize(column, use_na_sentinel=True)
+    fields = np.array([*map(_field, distinct.tolist()), ""], dtype=object)
+    return fields[codes]  # code -1 (missing) takes the last, empty field
+
+
+def _field(value: object) -> str:
+    text = repr(value) if isinstance(value, float) else str(value)
+    if any(c in text for c in ',"\n\r'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
+
+
+def _values(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Counts that are whole as integers, other numbers as Python's repr, missing (hidden) ones empty."""
+    fields = np.full(len(values), "", dtype=object)
+    whole = counts & np.isfinite(values) & (np.floor(values) == values)
+    rest = ~np.isnan(values) & ~whole
+    fields[whole] = list(map(str, values[whole].astype(np.int64).tolist()))
+    fields[rest] = list(map(repr, values[rest].tolist()))
+    return fields
 
 
 def zones_geoparquet(tree: xr.DataTree) -> gpd.GeoDataFrame:
