@@ -47,18 +47,18 @@ def long_table(tree: xr.DataTree) -> pd.DataFrame:
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
-    """Write :func:`long_table` so that counts read as whole numbers ("12", not "12.0") and every other value
+    """Write :func:`long_table` (or a table like it: a sweep's, several runs') so that counts read as whole numbers ("12", not "12.0") and every other value
     reads back as exactly the float it was (Python's shortest repr).
 
     Written column by column, each distinct text formatted once: pandas' ``to_csv`` took 18 s for the 4 million
     rows of a million-household town. The text is what ``to_csv`` wrote (minimal quoting, booleans as True/False,
     empty for missing)."""
     path = Path(path)
-    columns = [_repeated(table[name]) for name in CSV_COLUMNS if name != "value"]
-    columns.insert(CSV_COLUMNS.index("value"), _values(table["value"].to_numpy(float),
-                                                       table["units"].isin(COUNT_UNITS).to_numpy()))
+    counts = table["units"].isin(COUNT_UNITS).to_numpy()
+    columns = [_values(table[name].to_numpy(float), counts) if name == "value" else _repeated(table[name])
+               for name in table.columns]
     with open(path, "w", encoding="utf-8", newline="") as out:
-        out.write(",".join(CSV_COLUMNS) + "\n")
+        out.write(",".join(map(_field, table.columns)) + "\n")
         if len(table):
             out.write("\n".join(map(",".join, zip(*columns))) + "\n")
     return path
