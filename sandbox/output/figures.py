@@ -187,7 +187,7 @@ class _Drawing:
         self._floods: dict[int, tuple[np.ndarray, tuple[float, float, float, float], np.ndarray]] = {}
         self._destinations: dict[tuple[int, str], tuple[list[np.ndarray], np.ndarray]] = {}
         self.change_kinds: list[str] = []
-        self._changes: list[tuple[str, list[np.ndarray], np.ndarray]] = []  # (kind, lines, symbol points)
+        self._changes: list[tuple[str, MplPath | None, np.ndarray]] = []  # (kind, lines, symbol points)
         if changes is not None and len(changes):
             kinds = np.array([change_kind(str(c)) for c in changes["change"]])
             self.change_kinds = [kind for kind in CHANGE_STYLES if kind in set(kinds)]
@@ -195,7 +195,7 @@ class _Drawing:
                 geometries = changes.geometry.to_numpy()[kinds == kind]
                 areas = np.isin(shapely.get_type_id(geometries), (0, 3, 4, 6))  # points and areas get a symbol
                 points = shapely.get_coordinates(shapely.point_on_surface(geometries[areas]))
-                self._changes.append((kind, _lines(geometries), points))
+                self._changes.append((kind, _line_path(_lines(geometries)), points))
 
     def base(self, ax: Axes, twin: Twin) -> None:
         if id(twin) in self.base_images:
@@ -210,9 +210,10 @@ class _Drawing:
     def changes(self, ax: Axes) -> None:
         for kind, lines, points in self._changes:
             color, width_px, symbol, _ = CHANGE_STYLES[kind]
-            if lines:
-                ax.add_collection(LineCollection(lines, colors=[_rgba(color)], linewidths=width_px * LINE_PT_PER_PX,
-                                                 zorder=6, gid=f"changes-{kind}"), autolim=False)
+            if lines is not None:
+                ax.add_collection(PathCollection([lines], facecolors="none", edgecolors=[_rgba(color)],
+                                                 linewidths=width_px * LINE_PT_PER_PX, zorder=6,
+                                                 gid=f"changes-{kind}"), autolim=False)
             if symbol and len(points):
                 ax.plot(points[:, 0], points[:, 1], linestyle="none", zorder=6.5, **_symbol(symbol, color))
 
@@ -372,6 +373,17 @@ def _lines(geometries: np.ndarray) -> list[np.ndarray]:
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
     coords, owner = shapely.get_coordinates(parts, return_index=True)
     return np.split(coords, np.flatnonzero(np.diff(owner)) + 1) if len(coords) else []
+
+
+def _line_path(lines: list[np.ndarray]) -> MplPath | None:
+    """Lines as one matplotlib path (a LineCollection of a flood's hundred thousand closed streets took seconds a
+    panel to make)."""
+    if not lines:
+        return None
+    coords = np.concatenate(lines)
+    codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
+    codes[np.cumsum([0, *map(len, lines[:-1])])] = MplPath.MOVETO
+    return MplPath(coords, codes)
 
 
 def _frame(ax: Axes, limits: tuple[float, float, float, float], title: str) -> None:

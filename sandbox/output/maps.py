@@ -36,6 +36,7 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 import xarray as xr
 
@@ -374,11 +375,17 @@ def labelled_tips(prefixes: Sequence[str], ids: Any, suffixes: Sequence[str]) ->
 
 class Picture:
     """A picture laid on the map (a deck.gl BitmapLayer) in Web Mercator, the projection deck.gl stretches an
-    image in, over ``bounds`` (EPSG:3857), at most ``long_px`` on its long side and no finer than
-    :data:`PICTURE_MIN_M`: polygons and lines (EPSG:3857, :func:`mercator`) in a few palette colours, without
-    anti-aliasing (a small PNG)."""
+    image in, over ``bounds``, at most ``long_px`` on its long side and no finer than :data:`PICTURE_MIN_M`:
+    polygons and lines in a few palette colours, without anti-aliasing (a small PNG). Geometries and bounds are in
+    ``crs``, projected to Web Mercator as they are drawn; without a ``crs`` they are drawn as given (a figure's
+    picture in the twin's CRS)."""
 
-    def __init__(self, bounds: Sequence[float], *, long_px: int = PICTURE_PX) -> None:
+    def __init__(self, bounds: Sequence[float], *, crs: Any = None, long_px: int = PICTURE_PX) -> None:
+        # Geometries in ``crs`` are drawn with their coordinates projected (not the geometries: reprojecting a
+        # city's buildings and streets as geometries took 4 s); ``bounds`` are in ``crs`` then.
+        self._project = None if crs is None else pyproj.Transformer.from_crs(crs, 3857, always_xy=True)
+        if self._project is not None:
+            bounds = self._project.transform_bounds(*bounds, densify_pts=21)
         left, bottom, right, top = (float(b) for b in bounds)
         span = max(right - left, top - bottom, 1.0)
         self.scale = min(long_px / span, 1 / PICTURE_MIN_M)  # pixels per metre of Web Mercator
@@ -388,6 +395,13 @@ class Picture:
         self.right, self.bottom = left + self.width / self.scale, top - self.height / self.scale
         self.pixels = np.zeros((self.height, self.width), dtype=np.uint8)  # palette indices, 0 clear
         self.palette: list[tuple[int, ...]] = [(0, 0, 0, 0)]
+
+    def _coordinates(self, geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The geometries' vertices in Web Mercator, with the geometry each belongs to."""
+        coords, owner = shapely.get_coordinates(geometries, return_index=True)
+        if self._project is not None and len(coords):
+            coords = np.column_stack(self._project.transform(coords[:, 0], coords[:, 1]))
+        return coords, owner
 
     def _index(self, rgba: Sequence[int]) -> int:
         color = tuple(int(c) for c in (*rgba, 255)[:4])
@@ -400,7 +414,7 @@ class Picture:
         """Coordinates of ``geometries`` in pixels: a function giving the flat pixel lists of the chosen ones, and
         each one's size (of its bounding box) and centre in pixels."""
         shown = np.asarray(geometries, dtype=object)
-        coords, owner = shapely.get_coordinates(shown, return_index=True)
+        coords, owner = self._coordinates(shown)
         x = (coords[:, 0] - self.left) * self.scale
         y = (self.top - coords[:, 1]) * self.scale
         starts = _offsets(owner, len(shown))
@@ -468,7 +482,7 @@ class Picture:
     def _trace(self, lines: np.ndarray, index: int) -> None:
         """One-pixel lines, as a line-drawing algorithm draws them: along each segment, one pixel per step of its
         longer axis, the pixel under the point."""
-        coords, owner = shapely.get_coordinates(lines, return_index=True)
+        coords, owner = self._coordinates(lines)
         x = (coords[:, 0] - self.left) * self.scale
         y = (self.top - coords[:, 1]) * self.scale
         same = np.flatnonzero(owner[1:] == owner[:-1])  # segments: consecutive vertices of one line
@@ -504,11 +518,6 @@ class Picture:
                                                    "pickable": False})
 
 
-def mercator(geometries: Any, crs: Any) -> np.ndarray:
-    """Geometries in Web Mercator (EPSG:3857), for a :class:`Picture`."""
-    return np.asarray(gpd.GeoSeries(np.asarray(geometries, dtype=object), crs=crs).to_crs(3857).values, dtype=object)
-
-
 def _bounds(*frames: Any) -> tuple[float, float, float, float]:
     boxes = np.array([shapely.total_bounds(np.asarray(f, dtype=object)) for f in frames if len(f)])
     return (*boxes[:, :2].min(axis=0), *boxes[:, 2:].max(axis=0))
@@ -542,16 +551,15 @@ def base_layers(twin: Twin) -> list[MapLayer]:
     drawn = _pictured(sizes, BASE_VECTOR_BYTES)
     layers: list[MapLayer] = []
     picture = None
-    flat = {i: mercator(found[i][1], twin.crs) for i in drawn}
     for i, (name, geometries, kind) in enumerate(found):
         if i in drawn:
             if picture is None:
-                picture = Picture(_bounds(*flat.values()))
+                picture = Picture(_bounds(*(found[j][1] for j in drawn)), crs=twin.crs)
                 layers.append(picture)  # its place in the drawing order; made into a layer below
             if kind == "polygon":
-                picture.polygons(flat[i], *BASE_STYLES[name])
+                picture.polygons(geometries, *BASE_STYLES[name])
             else:
-                picture.lines(flat[i], STREET_RGBA)
+                picture.lines(geometries, STREET_RGBA)
         elif kind == "polygon":
             fill_rgba, line_rgba = BASE_STYLES[name]
             layers.append(MapLayer("PolygonLayer", f"base-{name}",
@@ -933,8 +941,8 @@ def change_layers(changes: gpd.GeoDataFrame) -> tuple[list[MapLayer], list[tuple
     if len(kept):
         layers += _change_vectors(kept, kinds[vector])
     if not vector.all():
-        rest = mercator(geometries[~vector], changes.crs)
-        picture = Picture(_bounds(rest))
+        rest = geometries[~vector]
+        picture = Picture(_bounds(rest), crs=changes.crs)
         for kind in order:
             chosen = rest[kinds[~vector] == kind]
             if len(chosen):
@@ -999,8 +1007,8 @@ def _highlight_layer(features: gpd.GeoDataFrame, kind: str) -> tuple[MapLayer, t
                          point_geometry(points), tips=tips)
     if layer.size <= DESTINATION_VECTOR_BYTES:
         return layer, (row, f"{plural} (hover for id and name)")
-    shown = mercator(geometries, features.crs)
-    picture = Picture(_bounds(shown))
+    shown = np.asarray(geometries, dtype=object)
+    picture = Picture(_bounds(shown), crs=features.crs)
     if areas:
         picture.lines(shown, DESTINATION_RGBA, 1.5)
     else:

@@ -18,5 +18,6 @@ def write_depth_cog(depth: xr.DataArray, path: str | Path) -> Path:
     path = Path(path)
     wet = depth.where(depth > 0).astype(np.float32).rio.write_nodata(np.nan, encoded=False)
     wet.attrs.update(units="m", long_name="flood water depth")
-    wet.rio.to_raster(path, driver="COG", compress="DEFLATE", predictor="YES", blocksize=BLOCK_PX)
+    # DEFLATE level 1: a city's flood grid compresses twice as fast, and the file is a few per cent larger.
+    wet.rio.to_raster(path, driver="COG", compress="DEFLATE", level=1, predictor="YES", blocksize=BLOCK_PX)
     return path

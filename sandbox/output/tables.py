@@ -10,11 +10,15 @@ control).
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import shapely
 import xarray as xr
 
 from .._errors import TwinError
@@ -109,10 +113,26 @@ def zones_geoparquet(tree: xr.DataTree) -> gpd.GeoDataFrame:
 
 
 def write_geoparquet(frame: gpd.GeoDataFrame, path: str | Path) -> Path:
-    """Write :func:`zones_geoparquet` as GeoParquet (WKB geometry, CRS in the metadata), which QGIS, DuckDB and
-    ``gpd.read_parquet`` open directly."""
+    """Write :func:`zones_geoparquet` as GeoParquet 1.0 (WKB geometry, CRS and bounding box in the ``geo``
+    metadata), which QGIS, DuckDB and ``gpd.read_parquet`` open directly.
+
+    Each zone's polygon is encoded once and repeated on its rows (a million-household town's 1.3 million rows share
+    22,000 polygons; encoding every row took 2 s)."""
     path = Path(path)
-    frame.to_parquet(path, index=False)
+    geometries = np.asarray(frame.geometry.values, dtype=object)
+    _, first, shared = np.unique(np.fromiter(map(id, geometries), np.int64, len(geometries)), return_index=True,
+                                 return_inverse=True)
+    wkb = shapely.to_wkb(geometries[first], output_dimension=2)
+    table = pa.Table.from_pandas(pd.DataFrame(frame.drop(columns=frame.geometry.name)), preserve_index=False)
+    table = table.append_column(frame.geometry.name, pa.array(wkb[shared.ravel()], type=pa.binary()))
+    present = geometries[first][~shapely.is_missing(geometries[first])]
+    geo = {"version": "1.0.0", "primary_column": frame.geometry.name,
+           "columns": {frame.geometry.name: {
+               "encoding": "WKB", "geometry_types": sorted(set(gpd.GeoSeries(present).geom_type)),
+               "crs": None if frame.crs is None else frame.crs.to_json_dict(),
+               "bbox": [float(v) for v in shapely.total_bounds(present)] if len(present) else []}}}
+    table = table.replace_schema_metadata({**(table.schema.metadata or {}), b"geo": json.dumps(geo).encode()})
+    pq.write_table(table, path)
     return path
 
 
