@@ -384,7 +384,7 @@ def point_candidates(net: StreetNetwork, xy: np.ndarray, *, arrive: bool = False
         return _sorted(nothing, nothing, nothing, np.zeros(0), np.zeros(0), 0)
     tree, node_tree = net.tree, net.node_tree  # made here, once: the threads below share them
     # shapely and scipy let go of the GIL: blocks of points are joined on every core at once (2.2x on two cores).
-    blocks = np.array_split(np.arange(len(xy)), min(_CORES, -(-len(xy) // _BLOCK_POINTS)))
+    blocks = np.array_split(np.arange(len(xy)), min(threads(), -(-len(xy) // _BLOCK_POINTS)))
     with ThreadPoolExecutor(len(blocks)) as pool:
         found = list(pool.map(lambda block: _nearby_edges(tree, node_tree, net.geometry, xy[block], slack_m),
                               blocks))
@@ -396,8 +396,18 @@ def point_candidates(net: StreetNetwork, xy: np.ndarray, *, arrive: bool = False
     return _sorted(point, net.edge_v[edge], edge, leg_s, 1.0 - along, len(xy))
 
 
-_CORES = max(1, min(os.cpu_count() or 1, 8))
 _BLOCK_POINTS = 20_000  # fewer points are not worth a thread
+
+
+def threads() -> int:
+    """Threads that join points to the streets at once: ``SANDBOX_THREADS`` when set (a sweep gives each of its
+    local workers its share of the cores, so that workers do not compete for them), else every core, at most 8."""
+    value = os.environ.get("SANDBOX_THREADS", "").strip()
+    if not value:
+        return max(1, min(os.cpu_count() or 1, 8))
+    if not value.isdigit() or int(value) < 1:
+        raise TwinError(f"SANDBOX_THREADS: '{value}'; expected a whole number of threads, 1 or more")
+    return int(value)
 
 
 def _nearby_edges(tree: shapely.STRtree, node_tree: cKDTree, lines: np.ndarray, xy: np.ndarray, slack_m: float

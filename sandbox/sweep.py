@@ -421,7 +421,11 @@ def _run_members(scenario: Scenario, todo: list[SweepMember], work: Path, key: s
     stop_after = _stop_after()
     if scheduler is None:
         count = workers or os.cpu_count() or 1
-        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, silence_logs=logging.ERROR)
+        # Each worker joins points to the streets on its share of the cores (network.threads), not on all of them,
+        # unless SANDBOX_THREADS says how many.
+        share = {"SANDBOX_THREADS": os.environ.get("SANDBOX_THREADS") or str(max(1, (os.cpu_count() or 1) // count))}
+        cluster = LocalCluster(n_workers=count, threads_per_worker=1, processes=True, silence_logs=logging.ERROR,
+                               env=share)
         client = Client(cluster)
         info = {"scheduler": "local", "address": cluster.scheduler_address, "workers": count,
                 "dashboard": cluster.dashboard_link}

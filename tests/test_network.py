@@ -163,3 +163,31 @@ def test_closures_only_take_entries_away():
     assert entries(closed=[(1, 2), (2, 1)]) == pytest.approx({1: 20.0, 4: 100.0})  # corner 1 still by 4->1
     assert entries(slowed=[(2, 1), (4, 1)]) == pytest.approx({1: 40.0, 2: 100.0, 4: 100.0})
     assert entries(closed=[(1, 2), (2, 1), (1, 4), (4, 1)]) == {}  # cut off
+
+
+def test_threads_follow_sandbox_threads(monkeypatch):
+    from sandbox.network import threads
+
+    monkeypatch.setenv("SANDBOX_THREADS", "3")
+    assert threads() == 3
+    monkeypatch.delenv("SANDBOX_THREADS")
+    assert 1 <= threads() <= 8
+    monkeypatch.setenv("SANDBOX_THREADS", "many")
+    with pytest.raises(TwinError, match=r"SANDBOX_THREADS: 'many'; expected a whole number of threads, 1 or more"):
+        threads()
+
+
+def test_joining_on_several_threads_gives_the_same_candidates(monkeypatch):
+    """Points are joined in blocks on threads: the candidates are those of one block on one thread."""
+    from sandbox import network
+    from sandbox.synth import town
+
+    net = town(households=5000, seed=3).networks["walk"]
+    points = np.random.default_rng(0).uniform(net.xy.min(axis=0), net.xy.max(axis=0), (50_000, 2))
+    monkeypatch.setenv("SANDBOX_THREADS", "1")
+    one = point_candidates(net, points)
+    monkeypatch.setenv("SANDBOX_THREADS", "2")
+    monkeypatch.setattr(network, "_BLOCK_POINTS", 1000)
+    several = point_candidates(net, points)
+    for name in ("point", "node", "edge", "leg_s", "share", "first"):
+        assert np.array_equal(getattr(one, name), getattr(several, name)), name
