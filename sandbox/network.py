@@ -181,6 +181,9 @@ class StreetNetwork:
     dropped_edges: int = 0
     cache: dict[Any, Any] = field(default_factory=dict, repr=False)
 
+    def __repr__(self) -> str:
+        return f"StreetNetwork({self.mode!r}, {self.n_nodes:,} nodes, {self.n_edges:,} edges, {self.crs})"
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickled (to Dask workers) without what is derived from it: the CSR graph, the spatial index and the
         search graphs are made again where they are used."""

@@ -88,6 +88,11 @@ def test_drive_network_uses_maxspeed_and_is_strongly_connected():
     assert nx.is_strongly_connected(net.to_networkx())
 
 
+def test_a_network_says_what_it_is_in_one_line():
+    net = build_network(SQUARE, "walk")
+    assert repr(net) == "StreetNetwork('walk', 4 nodes, 8 edges, EPSG:3067)"
+
+
 def test_reverse_edges_carry_reversed_geometry():
     net = build_network(SQUARE, "walk")
     edge = edge_index(net)
