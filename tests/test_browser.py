@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,30 +21,18 @@ from typer.testing import CliRunner
 
 from sandbox import run_scenario
 from sandbox.cli import app
+from tests.browser import MISSING, REQUIRED, offline_browser
 
 REPO = Path(__file__).resolve().parents[1]
-REQUIRED = os.environ.get("SANDBOX_REQUIRE_BROWSER") == "1"
-BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
-                "--disable-background-networking", "--window-size=1200,900"]
 DRAW_TIMEOUT_S = 20.0
 # Requests a page may make: itself, images inlined as data: URIs (deck.gl's icons, the flood depth), blobs.
 LOCAL_SCHEMES = ("file:", "data:", "blob:")
 
-try:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
-except ImportError:  # selenium is in the dev extra; a bare install of the package has no browser tests
-    webdriver = None
-
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-MISSING = [what for what, found in (("selenium (pip install -c constraints.txt -e '.[dev]')", webdriver),
-                                     ("chromium (apt-get install chromium)", CHROMIUM),
-                                     ("chromedriver (apt-get install chromium-driver)", CHROMEDRIVER)) if not found]
 if MISSING and not REQUIRED:
     pytest.skip(f"browser tests need {', '.join(MISSING)}", allow_module_level=True)
+if not MISSING:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
 
 
 # ---------------------------------------------------------------------------------------------------- the pages
@@ -99,24 +85,8 @@ def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def driver():
     """One headless chromium for the module, with every http(s) URL blocked and every request recorded."""
-    if MISSING:
-        pytest.fail(f"SANDBOX_REQUIRE_BROWSER=1 but {', '.join(MISSING)} missing; install them (see .ci/run)",
-                    pytrace=False)
-    options = webdriver.ChromeOptions()
-    for argument in BROWSER_ARGS:
-        options.add_argument(argument)
-    options.binary_location = CHROMIUM
-    options.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
-    with pytest.MonkeyPatch.context() as patch:
-        # The explicit driver path already keeps selenium-manager out; offline makes sure it downloads nothing.
-        patch.setenv("SE_OFFLINE", "true")
-        browser = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    try:
-        browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})
+    with offline_browser({"performance": "ALL", "browser": "ALL"}) as browser:
         yield browser
-    finally:
-        browser.quit()
 
 
 class Page:

@@ -14,8 +14,6 @@ import base64
 import io
 import json
 import math
-import os
-import shutil
 import time
 from pathlib import Path
 
@@ -29,6 +27,7 @@ from sandbox.output.maps import FORMATS, MapPage, unpacked, zone_cells
 from sandbox.output.pages import deck_bundle
 from sandbox.results import SIDES
 from sandbox.scenarios.load import parse_scenario
+from tests.browser import offline_browser
 from tests.test_maps import map_data, page_tips
 
 LIMIT_BYTES = 5_000_000  # what a page may take beyond the deck.gl bundle it inlines (about 4.27 MB)
@@ -171,42 +170,11 @@ def test_merged_cells_hold_only_what_the_shown_zones_publish(large_run, monkeypa
 
 # --------------------------------------------------------------------------------------------------- browser
 
-REQUIRED = os.environ.get("SANDBOX_REQUIRE_BROWSER") == "1"
-BROWSER_ARGS = ["--headless=new", "--no-sandbox", "--use-gl=swiftshader", "--enable-unsafe-swiftshader",
-                "--disable-background-networking", "--window-size=1200,900"]
-
-
 @pytest.fixture(scope="module")
 def driver():
-    try:
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-    except ImportError:
-        webdriver = None
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    chromedriver = shutil.which("chromedriver")
-    missing = [what for what, found in (("selenium", webdriver), ("chromium", chromium),
-                                        ("chromedriver", chromedriver)) if not found]
-    if missing:
-        message = f"browser tests need {', '.join(missing)}"
-        if REQUIRED:
-            pytest.fail(f"SANDBOX_REQUIRE_BROWSER=1 but {message}", pytrace=False)
-        pytest.skip(message)
-    options = webdriver.ChromeOptions()
-    for argument in BROWSER_ARGS:
-        options.add_argument(argument)
-    options.binary_location = chromium
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("SE_OFFLINE", "true")
-        browser = webdriver.Chrome(service=Service(chromedriver), options=options)
-    try:
-        browser.execute_cdp_cmd("Network.enable", {})
-        browser.execute_cdp_cmd("Network.setBlockedURLs", {"urls": ["http://*", "https://*"]})
+    with offline_browser({"browser": "ALL"}) as browser:
         browser.get("about:blank")  # the browser started: what is timed below is the page
         yield browser
-    finally:
-        browser.quit()
 
 
 def map_pixels(driver) -> np.ndarray:
