@@ -445,7 +445,7 @@ def test_edge_depths_sample_only_streets_near_water_and_miss_none():
     every = np.maximum.reduceat(np.nan_to_num(flood._sample(depth, transform, shape, x, y), nan=0.0), first)
     assert np.array_equal(flood.edge_depths(depth, net), every)
     assert (every > 0).sum() > 10 and every[0] == 0.3 and every[1] == 0.3 and every[2] == 0.0
-    assert len(flood._near_water(depth, transform, lines)) < 0.5 * len(lines)  # most streets are not sampled
+    assert len(flood.WetCells(depth).near(lines)) < 0.5 * len(lines)  # most streets are not sampled
 
 
 def test_flood_on_the_tiny_twin_closes_the_streets_it_covers():

@@ -414,49 +414,58 @@ def building_damage(depths: pd.DataFrame, buildings: gpd.GeoDataFrame, *, curve:
                          "damage_eur": fraction * area * value_per_m2}, index=buildings.index)
 
 
-def edge_depths(depth: xr.DataArray, net: StreetNetwork, *, step_m: float = 5.0) -> np.ndarray:
+def edge_depths(depth: xr.DataArray, net: StreetNetwork, *, step_m: float = 5.0,
+                wet: WetCells | None = None) -> np.ndarray:
     """Deepest water along each street, in the network's edge order (the order of ``Twin.edge_factors``).
 
     Each edge's geometry (or the straight line between its nodes) is sampled every ``step_m`` or less, ends
     included; keep ``step_m`` at most half a cell so no cell along the street is skipped. Off the raster and
     where it has no data counts as dry. The samples are placed with numpy on the lines' vertices (GEOS's
-    line_interpolate_point took 51 s for a million-household town).
+    line_interpolate_point took 51 s for a million-household town), and only on streets near water (``wet``:
+    :class:`WetCells` of ``depth``, made here when not given; pass one to share it between networks).
     """
     if step_m <= 0:
         raise TwinError(f"edge_depths: step_m: {step_m}; expected a positive distance in metres")
     transform, shape = _grid(depth, "edge_depths")
     lines = net.geometry
     deepest = np.zeros(len(lines))
-    wet = _near_water(depth, transform, lines)
-    if wet.size:
-        x, y, first = _samples(lines[wet], step_m)
+    near = (wet or WetCells(depth)).near(lines)
+    if near.size:
+        x, y, first = _samples(lines[near], step_m)
         values = np.nan_to_num(_sample(depth, transform, shape, x, y), nan=0.0)
-        deepest[wet] = np.maximum.reduceat(values, first)
+        deepest[near] = np.maximum.reduceat(values, first)
     return deepest
 
 
-def _near_water(depth: xr.DataArray, transform: Affine, lines: np.ndarray) -> np.ndarray:
-    """Positions of the lines whose bounding box (one cell wider on each side) holds a wet cell: the only ones
-    that can meet water, found with a summed-area table. A flood reaches a small part of a city, and sampling
-    every street took 15 s at a million households."""
-    if not len(lines):
-        return np.zeros(0, np.int64)
-    if transform.b != 0 or transform.d != 0:  # a rotated grid: no box arithmetic, sample every line
-        return np.arange(len(lines))
-    wet = np.nan_to_num(np.asarray(depth.values, dtype="float64"), nan=0.0) > 0
-    table = np.zeros((wet.shape[0] + 1, wet.shape[1] + 1), np.int64)
-    table[1:, 1:] = wet.cumsum(axis=0).cumsum(axis=1)
-    left, bottom, right, top = shapely.bounds(lines).T
-    inverse = ~transform
-    cols = np.floor(np.sort(np.stack([(inverse * (left, top))[0], (inverse * (right, bottom))[0]]), axis=0))
-    rows = np.floor(np.sort(np.stack([(inverse * (left, top))[1], (inverse * (right, bottom))[1]]), axis=0))
-    first_col = np.clip(cols[0] - 1, 0, wet.shape[1]).astype(np.int64)
-    last_col = np.clip(cols[1] + 2, 0, wet.shape[1]).astype(np.int64)  # exclusive
-    first_row = np.clip(rows[0] - 1, 0, wet.shape[0]).astype(np.int64)
-    last_row = np.clip(rows[1] + 2, 0, wet.shape[0]).astype(np.int64)
-    cells = (table[last_row, last_col] - table[first_row, last_col] - table[last_row, first_col]
-             + table[first_row, first_col])
-    return np.flatnonzero(cells > 0)
+class WetCells:
+    """Where a depth grid holds water, as a summed-area table: which lines can meet water, one lookup per line. A
+    flood reaches a small part of a city, and sampling every street took 15 s at a million households."""
+
+    def __init__(self, depth: xr.DataArray) -> None:
+        self.transform, self.shape = _grid(depth, "edge_depths")
+        wet = np.nan_to_num(np.asarray(depth.values, dtype="float64"), nan=0.0) > 0
+        self.table = np.zeros((wet.shape[0] + 1, wet.shape[1] + 1), np.int64)
+        self.table[1:, 1:] = wet.cumsum(axis=0).cumsum(axis=1)
+
+    def near(self, lines: np.ndarray) -> np.ndarray:
+        """Positions of the lines whose bounding box, one cell wider on each side, holds a wet cell: the only ones
+        that can meet water."""
+        if not len(lines):
+            return np.zeros(0, np.int64)
+        if self.transform.b != 0 or self.transform.d != 0:  # a rotated grid: no box arithmetic, every line
+            return np.arange(len(lines))
+        left, bottom, right, top = shapely.bounds(lines).T
+        inverse = ~self.transform
+        (col_a, row_a), (col_b, row_b) = inverse * (left, top), inverse * (right, bottom)
+        rows, cols = self.shape
+        first_col = np.clip(np.floor(np.minimum(col_a, col_b)) - 1, 0, cols).astype(np.int64)
+        last_col = np.clip(np.floor(np.maximum(col_a, col_b)) + 2, 0, cols).astype(np.int64)  # exclusive
+        first_row = np.clip(np.floor(np.minimum(row_a, row_b)) - 1, 0, rows).astype(np.int64)
+        last_row = np.clip(np.floor(np.maximum(row_a, row_b)) + 2, 0, rows).astype(np.int64)
+        table = self.table
+        cells = (table[last_row, last_col] - table[first_row, last_col] - table[last_row, first_col]
+                 + table[first_row, first_col])
+        return np.flatnonzero(cells > 0)
 
 
 def _samples(lines: np.ndarray, step_m: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -58,9 +58,10 @@ def flooded_network(twin: Twin, depth, passable_m: dict[str, float]
     """Per mode: the travel-time factors that the water along every edge implies, combined with any closures
     already in the twin; and the water depth along every edge, which :func:`assess` reuses for the street layer."""
     factors, depths = {}, {}
+    wet = flood.WetCells(depth)  # one table of the water for every mode's streets
     for mode, net in twin.networks.items():
         limit = passable_m.get(mode, flood.PASSABLE_M.get(mode, 0.2))
-        depths[mode] = flood.edge_depths(depth, net)
+        depths[mode] = flood.edge_depths(depth, net, wet=wet)
         factors[mode] = twin.travel_time_factors(mode) * flood.edge_factors(depths[mode], mode=mode, limit_m=limit)
     return factors, depths
 
@@ -135,8 +136,9 @@ def assess(twin: Twin, *, curve: flood.DepthDamage, value_per_m2: float,
                                    "cut_off": ~is_flooded & _cut_off(twin, entries)}, index=facilities.index)
 
     street_rows = []
+    wet = None if street_depths else flood.WetCells(depth)
     for mode, net in twin.networks.items():
-        edge_depth = street_depths[mode] if street_depths else flood.edge_depths(depth, net)
+        edge_depth = street_depths[mode] if street_depths else flood.edge_depths(depth, net, wet=wet)
         wet = np.flatnonzero(edge_depth > 0)
         factors = twin.travel_time_factors(mode)
         for i in wet:
