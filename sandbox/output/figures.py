@@ -195,7 +195,7 @@ class _Drawing:
                 geometries = changes.geometry.to_numpy()[kinds == kind]
                 areas = np.isin(shapely.get_type_id(geometries), (0, 3, 4, 6))  # points and areas get a symbol
                 points = shapely.get_coordinates(shapely.point_on_surface(geometries[areas]))
-                self._changes.append((kind, _line_path(_lines(geometries)), points))
+                self._changes.append((kind, _line_path(geometries), points))
 
     def base(self, ax: Axes, twin: Twin) -> None:
         if id(twin) in self.base_images:
@@ -322,8 +322,7 @@ def _base_image(layers: dict[str, np.ndarray], bounds: tuple[float, float, float
     for name, geometries in layers.items():
         color = [round(255 * c) for c in to_rgba(BASE_COLORS[name])]
         picture.polygons(geometries, color, color)
-    palette = np.array([(0, 0, 0, 0), *(c for c in picture.palette[1:])], dtype=np.uint8)
-    return palette[picture.pixels]
+    return np.array(picture.palette, dtype=np.uint8)[picture.pixels]  # index 0 is clear
 
 
 def _ragged(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
@@ -362,27 +361,32 @@ def _compound_path(geometries: np.ndarray) -> MplPath:
     return MplPath(coords, codes)
 
 
-def _lines(geometries: np.ndarray) -> list[np.ndarray]:
-    """Lines, and the outlines of areas, as vertex arrays for a LineCollection (points are left out)."""
+def _line_coords(geometries: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The vertices of lines, and of the outlines of areas, with the line each belongs to (points left out)."""
     geometries = np.asarray(geometries, dtype=object)
-    if not len(geometries):
-        return []
     areas = np.isin(shapely.get_type_id(geometries), (3, 6))
     geometries = np.where(areas, shapely.boundary(geometries), geometries)
     parts = shapely.get_parts(geometries)
     parts = parts[np.isin(shapely.get_type_id(parts), (1, 2))]
-    coords, owner = shapely.get_coordinates(parts, return_index=True)
+    return shapely.get_coordinates(parts, return_index=True)
+
+
+def _lines(geometries: np.ndarray) -> list[np.ndarray]:
+    """Lines, and the outlines of areas, as vertex arrays for a LineCollection (points are left out)."""
+    if not len(geometries):
+        return []
+    coords, owner = _line_coords(geometries)
     return np.split(coords, np.flatnonzero(np.diff(owner)) + 1) if len(coords) else []
 
 
-def _line_path(lines: list[np.ndarray]) -> MplPath | None:
-    """Lines as one matplotlib path (a LineCollection of a flood's hundred thousand closed streets took seconds a
-    panel to make)."""
-    if not lines:
+def _line_path(geometries: np.ndarray) -> MplPath | None:
+    """Lines, and the outlines of areas, as one matplotlib path (a LineCollection of a flood's hundred thousand
+    closed streets took seconds a panel to make)."""
+    coords, owner = _line_coords(geometries) if len(geometries) else (np.zeros((0, 2)), np.zeros(0, np.int64))
+    if not len(coords):
         return None
-    coords = np.concatenate(lines)
     codes = np.full(len(coords), MplPath.LINETO, dtype=MplPath.code_type)
-    codes[np.cumsum([0, *map(len, lines[:-1])])] = MplPath.MOVETO
+    codes[np.flatnonzero(np.diff(owner, prepend=-1))] = MplPath.MOVETO
     return MplPath(coords, codes)
 
 

@@ -107,7 +107,7 @@ def edge_flags(net: StreetNetwork, shape: shapely.Geometry | None, osm_ids: list
     (at most 20 m) inside ``shape`` (twin CRS), so streets that merely touch it at a corner stay open."""
     if osm_ids is not None:
         return np.isin(net.osmids, np.asarray(osm_ids, dtype="int64"))
-    needed = np.minimum(0.5 * shapely.length(net.geometry), 20.0)
+    needed = np.minimum(0.5 * net.length_m, 20.0)  # the lines' lengths, kept with the network
     flags = needed <= 0  # an edge of no length is covered wherever the closure is (as it always was)
     near = net.tree.query(shape)  # the others: only those whose boxes meet the closure's can be inside it
     inside = shapely.length(shapely.intersection(net.geometry[near], shape))
